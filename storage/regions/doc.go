@@ -1,0 +1,66 @@
+// Package regions presents several independent storages ("regions", each
+// possibly a different provider) as one storage.Storage that keeps a copy of
+// every object in each region and implements storage.Replicated.
+//
+// Writes. Put writes to every region concurrently (bodies up to 64 MiB are
+// read into memory once and every region gets its own reader; bigger bodies
+// go to the regions one after the other, rewinding the caller's reader). It
+// waits for every region and succeeds when at least Options.WriteQuorum
+// regions succeeded; the regions that failed are recorded and reported by
+// Set.Behind until a later write of the same name to that region succeeds
+// (Put or Repair). With fewer successes the error wraps ErrQuorum and, for
+// every failed region, "region NAME: <its error>", so errors.Is sees the
+// regions' sentinels (storage.ErrNoSpace, storage.ErrReadOnly, ...). Regions
+// whose breaker is open are still written: a write is the best health
+// probe, bounded by the region's own timeouts.
+//
+// Conditional creates (PutOptions.IfNotExists) are all or nothing. The
+// first region in static order (Priority, then configuration order) is the
+// arbiter: it is asked first, and an ErrExist from it ends the Put with
+// ErrExist without touching the other regions, so concurrent creators are
+// serialised by the arbiter. Then the other regions are asked, also with
+// IfNotExists. If any region reports ErrExist the result is ErrExist, or if
+// fewer than WriteQuorum regions succeeded the result wraps ErrQuorum; in
+// both cases the copies this Put created are deleted again (best effort:
+// they are ours, as the creates were exclusive) and count for nothing. If
+// the arbiter is unreachable the remaining regions decide, and two
+// concurrent creators may then both fail with ErrExist; they never both
+// succeed while the arbiter answers, nor when WriteQuorum is more than half
+// the regions. Capabilities report ConditionalCreate only when every region
+// has it.
+//
+// Reads. Get, Stat and List try the regions in preference order: regions
+// with a closed breaker first, then by Priority (lower is preferred), then
+// by lower latency (an exponentially weighted moving average of request
+// times), then configuration order. A region that fails, or reports
+// storage.ErrNotExist (it may simply be behind), is skipped and the next
+// one is tried; ErrNotExist is returned only when every region reports it,
+// and when no region could answer the error wraps ErrUnavailable and every
+// region's failure. storage.ErrInvalidRange is an answer and is returned at
+// once. Get fails over only while opening the object: an error while
+// reading the body is the caller's, who can re-read the range through
+// Replicas. List fails over only while no object has been reported yet
+// (a region failing mid-listing ends the List with its error), and lists
+// one region only, so a region that is behind gives an incomplete listing;
+// ListUnion merges the listings of all regions.
+//
+// Delete removes the object from every region; ErrNotExist from some
+// regions is fine, from all of them it is the result; any other failure in
+// any region is an error (naming each failed region).
+//
+// Health. Every request outcome is recorded per region: an answer
+// (success, or one of storage.ErrNotExist, ErrExist, ErrInvalidRange,
+// ErrInvalidName, ErrReadOnly) resets the region's consecutive failure
+// count and closes its breaker; any other error counts as a failure, except
+// when the caller's context has ended (the caller's cancellation says
+// nothing about the region). After Options.BreakerThreshold consecutive
+// failures (ReportBad counts as one) the breaker opens: the region moves to
+// the end of the read order and of Replicas. Once Options.BreakerCooldown
+// has passed, the next read tries that region first (half-open, one trial
+// per cooldown); success closes the breaker, failure restarts the cooldown.
+// All times come from Options.Now.
+//
+// Every method is safe for concurrent use; Options.OnEvent is called
+// synchronously from the goroutine that observed the event, possibly from
+// several goroutines at once, and never with a lock held.
+package regions

@@ -1,0 +1,19 @@
+// Package s3 is the storage.Storage backend for S3-compatible object stores
+// (AWS S3, MinIO, versitygw, Ceph RGW, ...). It is the only package in
+// Lifeboat that talks to S3, through minio-go.
+//
+// Object name "a/b" is stored under key "<Prefix>/a/b" of Config.Bucket.
+// Every request has explicit time bounds (connect, TLS handshake, response
+// headers, and a "no progress for Config.Timeout" watchdog for bodies), so
+// a hung server fails requests in seconds rather than minutes. minio-go's own
+// retries are disabled: the storage/retry wrapper owns retrying, and this
+// package's job is to classify failures into the storage sentinel errors
+// (ErrNotExist, ErrExist, ErrInvalidRange, ErrPermission, ErrNoSpace) or
+// mark them transient (timeouts, refused or reset connections, truncated
+// bodies, 5xx, throttling).
+//
+// Puts of up to Config.PartSize bytes are a single PUT; larger ones are
+// multipart uploads. Conditional creates (PutOptions.IfNotExists) send
+// If-None-Match: * and are always a single PUT, because minio-go drops that
+// header on multipart uploads.
+package s3

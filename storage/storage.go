@@ -1,0 +1,231 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Backends translate their native errors into these (wrapped
+// with context); callers test them with errors.Is.
+var (
+	// ErrNotExist reports that the named object does not exist.
+	ErrNotExist = errors.New("object does not exist")
+	// ErrExist reports that a conditional create found the object already present.
+	ErrExist = errors.New("object already exists")
+	// ErrInvalidRange reports a Get whose offset lies beyond the object's end.
+	ErrInvalidRange = errors.New("invalid range")
+	// ErrInvalidName reports an object name that Valid rejects.
+	ErrInvalidName = errors.New("invalid object name")
+	// ErrReadOnly reports a mutation attempted through a read-only storage.
+	ErrReadOnly = errors.New("storage is read-only")
+	// ErrPermission reports that the backend refused access (bad credentials,
+	// denied by policy, unwritable directory). Not retried.
+	ErrPermission = errors.New("permission denied")
+	// ErrNoSpace reports that the backend is out of space (full disk, quota).
+	// Not retried.
+	ErrNoSpace = errors.New("no space left")
+	// ErrTransient marks an error that may succeed when retried (timeouts,
+	// connection resets, 5xx answers, throttling). Backends wrap it with
+	// MarkTransient; the retry wrapper retries only errors carrying it.
+	ErrTransient = errors.New("transient error")
+)
+
+// MarkTransient wraps err so that errors.Is(err, ErrTransient) holds, keeping
+// err itself reachable through errors.Is/As. It returns nil for a nil err.
+func MarkTransient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &transientError{err: err}
+}
+
+type transientError struct{ err error }
+
+func (e *transientError) Error() string   { return e.err.Error() }
+func (e *transientError) Unwrap() []error { return []error{e.err, ErrTransient} }
+
+// IsTransient reports whether err is marked as worth retrying.
+func IsTransient(err error) bool { return errors.Is(err, ErrTransient) }
+
+// Info describes a stored object.
+type Info struct {
+	// Name is the object's full name, as given to Put.
+	Name string
+	// Size is the object's length in bytes.
+	Size int64
+	// ModTime is when the object was last written, as the backend reports it
+	// (may be zero when the backend does not know).
+	ModTime time.Time
+}
+
+// Capabilities describes what a backend offers, so callers adapt without type
+// assertions.
+type Capabilities struct {
+	// ConditionalCreate is true when Put with PutOptions.IfNotExists is atomic
+	// against concurrent writers (local filesystem link/rename, S3
+	// If-None-Match: *). When false, IfNotExists is only best effort.
+	ConditionalCreate bool
+	// Local is true when the objects live on a local filesystem, so reads are
+	// cheap and a local cache adds nothing.
+	Local bool
+	// Concurrency is the number of requests worth keeping in flight
+	// (0 means no preference).
+	Concurrency int
+	// ReadOnly is true when every mutation fails with ErrReadOnly.
+	ReadOnly bool
+}
+
+// PutOptions modify a Put.
+type PutOptions struct {
+	// IfNotExists makes Put fail with ErrExist when the object already exists,
+	// instead of replacing it. Commit points (snapshots, locks) use it.
+	IfNotExists bool
+}
+
+// Reader is the read side of a Storage. Consumers that only read (restore,
+// check, the source of a sync) take a Reader.
+type Reader interface {
+	// Get returns the bytes of name starting at offset off. length < 0 reads
+	// to the end; otherwise at most length bytes are returned (fewer when the
+	// object ends first). off > size fails with ErrInvalidRange; off == size
+	// yields an empty body. A missing object fails with ErrNotExist. The
+	// caller must Close the body.
+	Get(ctx context.Context, name string, off, length int64) (io.ReadCloser, error)
+	// Stat describes name, or fails with ErrNotExist.
+	Stat(ctx context.Context, name string) (Info, error)
+	// List calls fn for every object whose name starts with prefix, in no
+	// guaranteed order. An error from fn stops the listing and is returned.
+	// Objects put or deleted during a List may or may not be reported.
+	List(ctx context.Context, prefix string, fn func(Info) error) error
+	// Capabilities describes the backend.
+	Capabilities() Capabilities
+}
+
+// Storage is a flat namespace of immutable-by-convention objects. All methods
+// are safe for concurrent use. A successful Put is visible to every later Get,
+// Stat and List on the same Storage (read-after-write); a Put is atomic: a
+// reader sees either the whole old object, the whole new one, or none.
+type Storage interface {
+	Reader
+	// Put stores size bytes read from r under name, replacing any existing
+	// object unless opt.IfNotExists is set. r must be re-readable: a wrapper
+	// or backend may Seek(0, io.SeekStart) and read again to retry.
+	Put(ctx context.Context, name string, r io.ReadSeeker, size int64, opt PutOptions) error
+	// Delete removes name. Deleting a missing object fails with ErrNotExist.
+	Delete(ctx context.Context, name string) error
+	// Close releases resources held by the storage.
+	Close() error
+}
+
+// Unwrapper is implemented by wrappers, to reach the storage they wrap.
+type Unwrapper interface {
+	Unwrap() Storage
+}
+
+// MaxNameLen is the longest object name accepted.
+const MaxNameLen = 512
+
+// Valid reports whether name is an acceptable object name: 1 to MaxNameLen
+// bytes of ASCII letters, digits and "._-" in slash-separated segments, no
+// empty, "." or ".." segment, no leading or trailing slash. Backends reject
+// other names with ErrInvalidName, so no name can escape a backend's root.
+func Valid(name string) bool {
+	if name == "" || len(name) > MaxNameLen {
+		return false
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			switch {
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			case c == '.' || c == '_' || c == '-':
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// CheckName returns an error wrapping ErrInvalidName when name is not Valid.
+func CheckName(name string) error {
+	if !Valid(name) {
+		return fmt.Errorf("%q: %w", name, ErrInvalidName)
+	}
+	return nil
+}
+
+// ValidPrefix reports whether prefix may be passed to List: empty, or a name
+// prefix whose complete segments are valid (a trailing slash is allowed).
+func ValidPrefix(prefix string) bool {
+	if prefix == "" {
+		return true
+	}
+	return Valid(strings.TrimSuffix(prefix, "/"))
+}
+
+// ReadAll reads a whole object.
+func ReadAll(ctx context.Context, r Reader, name string) ([]byte, error) {
+	body, err := r.Get(ctx, name, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return data, nil
+}
+
+// ReadRange reads exactly length bytes of name at off; a short object is an
+// io.ErrUnexpectedEOF.
+func ReadRange(ctx context.Context, r Reader, name string, off int64, buf []byte) error {
+	body, err := r.Get(ctx, name, off, int64(len(buf)))
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return fmt.Errorf("read %s at %d: %w", name, off, err)
+	}
+	return nil
+}
+
+// PutBytes stores data under name.
+func PutBytes(ctx context.Context, s Storage, name string, data []byte, opt PutOptions) error {
+	return s.Put(ctx, name, bytes.NewReader(data), int64(len(data)), opt)
+}
+
+// Replica is one copy of an object in a replicated storage (a region).
+type Replica struct {
+	// Region names where this copy lives.
+	Region string
+	// Reader reads from that region only.
+	Reader Reader
+}
+
+// Replicated is implemented by storages that keep a copy of each object in
+// several independent places (a region set). Storage-level failures fail
+// over inside the storage; callers that verify content (hashes,
+// authentication) use Replicas to try another copy when one is bad, and
+// Repair to rewrite a bad copy from a good one.
+type Replicated interface {
+	// Replicas returns one reader per region, in preference order (healthy,
+	// high priority, low latency first).
+	Replicas() []Replica
+	// Repair rewrites the copy of name in region with data, which the
+	// caller has verified.
+	Repair(ctx context.Context, region, name string, data []byte) error
+	// ReportBad tells the storage that region returned bad content for name
+	// (it counts against the region's health).
+	ReportBad(region, name string, err error)
+}
