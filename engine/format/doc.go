@@ -1,0 +1,9 @@
+// Package format defines Lifeboat's repository format: object names, the
+// repository config, snapshots, trees, index objects and pack trailers, with
+// their encoders and strict decoders. It does no I/O and no cryptography; the
+// repo package seals and stores what this package encodes. FORMAT.md at the
+// repository root is the prose specification of the same bytes.
+//
+// Every decoder here treats its input as hostile: it bounds sizes, rejects
+// trailing garbage and unknown versions, and is fuzzed.
+package format

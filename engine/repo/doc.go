@@ -1,0 +1,14 @@
+// Package repo implements a Lifeboat repository on top of a storage.Storage:
+// opening it with an age identity, the config and key objects, the in-memory
+// blob index and the index objects that persist it, packing blobs into sealed
+// pack files, reading and verifying blobs, trees and snapshots, and a local
+// cache of metadata objects.
+//
+// Invariants:
+//   - every object is named by the SHA-256 of its stored bytes (except the
+//     config), and every blob by the keyed hash of its plaintext; both are
+//     checked on every read;
+//   - a pack is durable before any index object names it, and every index
+//     object a snapshot depends on is durable before the snapshot is written;
+//   - the repository never holds file data in memory beyond a few packs.
+package repo

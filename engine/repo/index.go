@@ -1,0 +1,230 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"lifeboat/engine/format"
+	"lifeboat/storage"
+)
+
+// PackInfo is a pack the index knows.
+type PackInfo struct {
+	ID   format.ID
+	Size int64 // sealed size
+}
+
+// entry is the compact in-memory form of a blob's location.
+type entry struct {
+	pack   uint32
+	offset uint32
+	length uint32
+	rawLen uint32
+	typ    format.BlobType
+	flags  uint8
+}
+
+// Location is where a blob is stored.
+type Location struct {
+	Pack PackInfo
+	Blob format.Blob
+}
+
+// Index maps blob IDs to their location. Memory is about 80 bytes per blob.
+// It is safe for concurrent use.
+type Index struct {
+	mu      sync.RWMutex
+	packs   []PackInfo
+	packPos map[format.ID]uint32
+	blobs   map[format.ID]entry
+	files   map[format.ID]struct{} // index objects loaded
+}
+
+func newIndex() *Index {
+	return &Index{packPos: map[format.ID]uint32{}, blobs: map[format.ID]entry{}, files: map[format.ID]struct{}{}}
+}
+
+// add records a pack and its blobs. A blob already known keeps its first
+// location.
+func (x *Index) add(p *format.IndexPack) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	pos, ok := x.packPos[p.ID]
+	if !ok {
+		pos = uint32(len(x.packs))
+		x.packs = append(x.packs, PackInfo{ID: p.ID, Size: p.Size})
+		x.packPos[p.ID] = pos
+	}
+	for i := range p.Blobs {
+		b := &p.Blobs[i]
+		if _, ok := x.blobs[b.ID]; ok {
+			continue
+		}
+		x.blobs[b.ID] = entry{pack: pos, offset: b.Offset, length: b.Length, rawLen: b.RawLen, typ: b.Type, flags: b.Flags}
+	}
+}
+
+// Has reports whether the index knows blob id.
+func (x *Index) Has(id format.ID) bool {
+	x.mu.RLock()
+	_, ok := x.blobs[id]
+	x.mu.RUnlock()
+	return ok
+}
+
+// Lookup returns a blob's location.
+func (x *Index) Lookup(id format.ID) (Location, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	e, ok := x.blobs[id]
+	if !ok {
+		return Location{}, false
+	}
+	return Location{
+		Pack: x.packs[e.pack],
+		Blob: format.Blob{Type: e.typ, Flags: e.flags, ID: id, Offset: e.offset, Length: e.length, RawLen: e.rawLen},
+	}, true
+}
+
+// Packs returns every known pack.
+func (x *Index) Packs() []PackInfo {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return append([]PackInfo(nil), x.packs...)
+}
+
+// Len returns the number of known blobs.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.blobs)
+}
+
+// Files returns the IDs of the index objects loaded.
+func (x *Index) Files() []format.ID {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	ids := make([]format.ID, 0, len(x.files))
+	for id := range x.files {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Each calls fn for every blob, grouped by nothing in particular. fn must
+// not call back into the index.
+func (x *Index) Each(fn func(loc Location)) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for id, e := range x.blobs {
+		fn(Location{Pack: x.packs[e.pack], Blob: format.Blob{Type: e.typ, Flags: e.flags, ID: id, Offset: e.offset, Length: e.length, RawLen: e.rawLen}})
+	}
+}
+
+// LoadIndex reads every index object not loaded yet. An index object
+// deleted between listing and reading (a concurrent consolidation) is
+// tolerated by listing again, a bounded number of times.
+func (r *Repository) LoadIndex(ctx context.Context) error {
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		err := r.loadIndexOnce(ctx)
+		if err == nil || !errors.Is(err, storage.ErrNotExist) || attempt == attempts {
+			return err
+		}
+	}
+}
+
+func (r *Repository) loadIndexOnce(ctx context.Context) error {
+	ids, err := listIDs(ctx, r.st, format.IndexPrefix)
+	if err != nil {
+		return err
+	}
+	var todo []format.ID
+	r.idx.mu.RLock()
+	for _, id := range ids {
+		if _, ok := r.idx.files[id]; !ok {
+			todo = append(todo, id)
+		}
+	}
+	r.idx.mu.RUnlock()
+	return parallel(ctx, r.concurrency(), len(todo), func(ctx context.Context, i int) error {
+		packs, err := r.ReadIndexObject(ctx, todo[i])
+		if err != nil {
+			return err
+		}
+		for j := range packs {
+			r.idx.add(&packs[j])
+		}
+		r.idx.mu.Lock()
+		r.idx.files[todo[i]] = struct{}{}
+		r.idx.mu.Unlock()
+		return nil
+	})
+}
+
+// ReadIndexObject reads, verifies and decodes one index object.
+func (r *Repository) ReadIndexObject(ctx context.Context, id format.ID) ([]format.IndexPack, error) {
+	name := format.IndexName(id)
+	plain, err := r.readVerified(ctx, name, id)
+	if err != nil {
+		return nil, err
+	}
+	packs, err := format.DecodeIndex(plain)
+	if err != nil {
+		return nil, &IntegrityError{Object: name, Err: err}
+	}
+	return packs, nil
+}
+
+// writeIndex stores an index object for packs and returns its ID.
+func (r *Repository) writeIndex(ctx context.Context, packs []format.IndexPack) (format.ID, error) {
+	id, err := r.writeSealed(ctx, format.IndexName, format.EncodeIndex(packs), storage.PutOptions{})
+	if err != nil {
+		return id, fmt.Errorf("write index: %w", err)
+	}
+	r.idx.mu.Lock()
+	r.idx.files[id] = struct{}{}
+	r.idx.mu.Unlock()
+	return id, nil
+}
+
+// parallel runs fn(i) for i in [0,n) on up to workers goroutines, stopping
+// at the first error.
+func parallel(ctx context.Context, workers, n int, fn func(ctx context.Context, i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for w := 0; w < min(workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel(err) })
+				}
+			}
+		}()
+	}
+loop:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}

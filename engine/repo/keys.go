@@ -1,0 +1,113 @@
+package repo
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+
+	"lifeboat/crypto"
+	"lifeboat/engine/format"
+	"lifeboat/storage"
+)
+
+// KeyInfo describes a key object.
+type KeyInfo struct {
+	ID      format.ID
+	Name    string
+	Key     *format.Key
+	Current bool // the key this session opened the repository with
+}
+
+func listKeys(ctx context.Context, st storage.Reader) ([]KeyInfo, error) {
+	ids, err := listIDs(ctx, st, format.KeysPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var keys []KeyInfo
+	for _, id := range ids {
+		name := format.KeyName(id)
+		data, err := storage.ReadAll(ctx, st, name)
+		if err != nil {
+			return nil, fmt.Errorf("read key: %w", err)
+		}
+		if format.ID(sha256.Sum256(data)) != id {
+			return nil, &IntegrityError{Object: name, Err: ErrHashMismatch}
+		}
+		k, err := format.DecodeKey(data)
+		if err != nil {
+			return nil, &IntegrityError{Object: name, Err: err}
+		}
+		keys = append(keys, KeyInfo{ID: id, Name: name, Key: k})
+	}
+	return keys, nil
+}
+
+// Keys lists the repository's key objects.
+func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
+	keys, err := listKeys(ctx, r.st)
+	if err != nil {
+		return nil, err
+	}
+	for i := range keys {
+		keys[i].Current = keys[i].Name == r.keyName
+	}
+	return keys, nil
+}
+
+func (r *Repository) addKey(ctx context.Context, rcpt *crypto.Recipient, label, host, user string) (string, error) {
+	wrapped, err := crypto.WrapMasterKey(r.master, rcpt)
+	if err != nil {
+		return "", fmt.Errorf("wrap key: %w", err)
+	}
+	data, err := format.EncodeKey(&format.Key{
+		Version: 1, Created: r.now().UTC(), Kind: rcpt.Kind(), Recipient: rcpt.String(),
+		Label: label, Host: host, Username: user, Wrapped: wrapped,
+	})
+	if err != nil {
+		return "", fmt.Errorf("encode key: %w", err)
+	}
+	name := format.KeyName(format.ID(sha256.Sum256(data)))
+	if err := storage.PutBytes(ctx, r.st, name, data, storage.PutOptions{}); err != nil {
+		return "", fmt.Errorf("write key: %w", err)
+	}
+	return name, nil
+}
+
+// AddKey wraps the master secret to rcpt and stores it as a new key object.
+// No data is rewritten.
+func (r *Repository) AddKey(ctx context.Context, rcpt *crypto.Recipient, label, host, user string) (format.ID, error) {
+	name, err := r.addKey(ctx, rcpt, label, host, user)
+	if err != nil {
+		return format.ID{}, err
+	}
+	return format.ParseName(format.KeysPrefix, name)
+}
+
+// RemoveKey deletes the key object whose ID starts with prefix. It refuses
+// to remove the last key, and an ambiguous prefix.
+func (r *Repository) RemoveKey(ctx context.Context, prefix string) (format.ID, error) {
+	keys, err := r.Keys(ctx)
+	if err != nil {
+		return format.ID{}, err
+	}
+	var match []KeyInfo
+	for _, k := range keys {
+		if prefix != "" && strings.HasPrefix(k.ID.String(), prefix) {
+			match = append(match, k)
+		}
+	}
+	switch {
+	case len(match) == 0:
+		return format.ID{}, fmt.Errorf("no key matches %q", prefix)
+	case len(match) > 1:
+		return format.ID{}, fmt.Errorf("%d keys match %q; give more characters", len(match), prefix)
+	case len(keys) <= 1:
+		return format.ID{}, ErrLastKey
+	}
+	if err := r.st.Delete(ctx, match[0].Name); err != nil && !errors.Is(err, storage.ErrNotExist) {
+		return format.ID{}, fmt.Errorf("remove key: %w", err)
+	}
+	return match[0].ID, nil
+}

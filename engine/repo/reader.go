@@ -1,0 +1,318 @@
+package repo
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"lifeboat/crypto"
+	"lifeboat/engine/compress"
+	"lifeboat/engine/format"
+	"lifeboat/storage"
+)
+
+// objectReaderAt adapts a stored object to io.ReaderAt for age's random
+// access decryption. It serves reads from prefetched segments and fetches a
+// missing range with one ranged Get.
+type objectReaderAt struct {
+	ctx  context.Context
+	st   storage.Reader
+	name string
+	size int64
+
+	mu   sync.Mutex
+	segs []segment
+}
+
+type segment struct {
+	off  int64
+	data []byte
+}
+
+func newObjectReaderAt(ctx context.Context, st storage.Reader, name string, size int64) *objectReaderAt {
+	return &objectReaderAt{ctx: ctx, st: st, name: name, size: size}
+}
+
+// fetch reads [off, off+n) into a new segment.
+func (o *objectReaderAt) fetch(off, n int64) ([]byte, error) {
+	if off < 0 || off+n > o.size {
+		return nil, fmt.Errorf("read %s [%d,%d): beyond its %d bytes: %w", o.name, off, off+n, o.size, io.ErrUnexpectedEOF)
+	}
+	buf := make([]byte, n)
+	if err := storage.ReadRange(o.ctx, o.st, o.name, off, buf); err != nil {
+		return nil, err
+	}
+	o.mu.Lock()
+	o.segs = append(o.segs, segment{off: off, data: buf})
+	o.mu.Unlock()
+	return buf, nil
+}
+
+// prefetch loads the ranges age will read to return plaintext [plainOff,
+// plainOff+plainLen): the header, the final chunk, and the covering chunks.
+func (o *objectReaderAt) prefetch(plainOff, plainLen, plainSize int64) error {
+	hdr := min(int64(4096), o.size)
+	if _, err := o.fetch(0, hdr); err != nil {
+		return err
+	}
+	off, n := crypto.SealedRange(plainOff, plainLen, plainSize)
+	if off < hdr && off+n <= hdr {
+		return nil
+	}
+	finalOff, finalLen := crypto.SealedRange(max(0, plainSize-1), 1, plainSize)
+	if finalOff+finalLen > off+n || finalOff < off { // final chunk not inside the range
+		if finalOff < hdr {
+			finalLen -= hdr - finalOff
+			finalOff = hdr
+		}
+		if finalLen > 0 {
+			if _, err := o.fetch(finalOff, finalLen); err != nil {
+				return err
+			}
+		}
+	}
+	if off < hdr {
+		n -= hdr - off
+		off = hdr
+	}
+	if n > 0 {
+		_, err := o.fetch(off, n)
+		return err
+	}
+	return nil
+}
+
+func (o *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= o.size {
+		return 0, io.EOF
+	}
+	want := min(int64(len(p)), o.size-off)
+	done := int64(0)
+	for done < want {
+		cur := off + done
+		var src []byte
+		o.mu.Lock()
+		for _, s := range o.segs {
+			if cur >= s.off && cur < s.off+int64(len(s.data)) {
+				src = s.data[cur-s.off:]
+				break
+			}
+		}
+		o.mu.Unlock()
+		if src == nil {
+			// Not prefetched: fetch up to the next segment start.
+			end := off + want
+			o.mu.Lock()
+			for _, s := range o.segs {
+				if s.off > cur && s.off < end {
+					end = s.off
+				}
+			}
+			o.mu.Unlock()
+			var err error
+			if src, err = o.fetch(cur, end-cur); err != nil {
+				return int(done), err
+			}
+		}
+		done += int64(copy(p[done:want], src))
+	}
+	if want < int64(len(p)) {
+		return int(want), io.EOF
+	}
+	return int(want), nil
+}
+
+// openPack opens a pack for random-access reading of [plainOff,
+// plainOff+plainLen), prefetching exactly the needed ranges.
+func (r *Repository) openPack(ctx context.Context, pack PackInfo, plainOff, plainLen int64) (io.ReaderAt, int64, error) {
+	name := format.PackName(pack.ID)
+	plainSize := crypto.PlainSize(pack.Size)
+	if plainSize < 0 {
+		return nil, 0, &IntegrityError{Object: name, Err: fmt.Errorf("impossible sealed size %d", pack.Size)}
+	}
+	o := newObjectReaderAt(ctx, r.st, name, pack.Size)
+	if err := o.prefetch(plainOff, plainLen, plainSize); err != nil {
+		return nil, 0, err
+	}
+	ra, size, err := r.dk.OpenReaderAt(o, pack.Size)
+	if err != nil {
+		if isStorageErr(err) {
+			return nil, 0, fmt.Errorf("read pack %s: %w", pack.ID.Short(), err)
+		}
+		return nil, 0, &IntegrityError{Object: name, Err: err}
+	}
+	return ra, size, nil
+}
+
+// isStorageErr tells storage failures (worth another region) from
+// verification failures of the bytes themselves.
+func isStorageErr(err error) bool {
+	for _, s := range []error{storage.ErrNotExist, storage.ErrTransient, storage.ErrPermission, storage.ErrInvalidRange, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeBlob decompresses a stored blob and verifies its keyed ID. dst is
+// reused when large enough.
+func (r *Repository) decodeBlob(pack format.ID, b *format.Blob, stored, dst []byte) ([]byte, error) {
+	plain := stored
+	if b.Compressed() {
+		var err error
+		plain, err = compress.Decompress(dst[:0], stored, int(b.RawLen))
+		if err != nil {
+			return nil, &IntegrityError{Object: format.PackName(pack), Blob: b.ID, Err: err}
+		}
+	}
+	if len(plain) != int(b.RawLen) {
+		return nil, &IntegrityError{Object: format.PackName(pack), Blob: b.ID, Err: fmt.Errorf("length %d, want %d", len(plain), b.RawLen)}
+	}
+	if r.Hash(plain) != b.ID {
+		return nil, &IntegrityError{Object: format.PackName(pack), Blob: b.ID, Err: ErrHashMismatch}
+	}
+	return plain, nil
+}
+
+// LoadBlob reads, decrypts, decompresses and verifies one blob, reading only
+// the part of its pack that holds it.
+func (r *Repository) LoadBlob(ctx context.Context, id format.ID) ([]byte, error) {
+	loc, ok := r.idx.Lookup(id)
+	if !ok {
+		return nil, fmt.Errorf("load blob %s: %w", id.Short(), ErrBlobNotFound)
+	}
+	if r.cache != nil && loc.Blob.Type == format.BlobTree {
+		return r.loadCachedTreeBlob(ctx, loc)
+	}
+	var out []byte
+	err := r.ReadPackBlobs(ctx, loc.Pack, []format.Blob{loc.Blob}, func(b *format.Blob, data []byte, err error) error {
+		if err != nil {
+			return err
+		}
+		out = append([]byte(nil), data...)
+		return nil
+	})
+	return out, err
+}
+
+// ReadPackBlobs reads the given blobs of one pack with a single ranged read
+// covering them, and calls fn for each in offset order with its verified
+// plaintext (valid only during the call) or its own verification error. A
+// storage failure, or a failure to authenticate the pack, is returned
+// without calling fn; an error returned by fn stops the read.
+func (r *Repository) ReadPackBlobs(ctx context.Context, pack PackInfo, blobs []format.Blob, fn func(b *format.Blob, data []byte, err error) error) error {
+	if len(blobs) == 0 {
+		return nil
+	}
+	sorted := append([]format.Blob(nil), blobs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Offset < sorted[j].Offset })
+	start := int64(sorted[0].Offset)
+	end := int64(0)
+	for i := range sorted {
+		end = max(end, int64(sorted[i].Offset)+int64(sorted[i].Length))
+	}
+	ra, plainSize, err := r.openPack(ctx, pack, start, end-start)
+	if err != nil {
+		return err
+	}
+	return r.readBlobsFrom(ra, plainSize, pack.ID, sorted, start, end, fn)
+}
+
+// readBlobsFrom reads the sorted blobs, which span [start,end) of the pack
+// plaintext, from ra and hands each to fn.
+func (r *Repository) readBlobsFrom(ra io.ReaderAt, plainSize int64, pack format.ID, sorted []format.Blob, start, end int64, fn func(b *format.Blob, data []byte, err error) error) error {
+	if end > plainSize {
+		return &IntegrityError{Object: format.PackName(pack), Err: fmt.Errorf("blobs end at %d beyond the pack's %d bytes", end, plainSize)}
+	}
+	stored := make([]byte, end-start)
+	if _, err := ra.ReadAt(stored, start); err != nil && !errors.Is(err, io.EOF) {
+		if isStorageErr(err) {
+			return fmt.Errorf("read pack %s: %w", pack.Short(), err)
+		}
+		return &IntegrityError{Object: format.PackName(pack), Err: err}
+	}
+	var dst []byte
+	for i := range sorted {
+		b := &sorted[i]
+		s := stored[int64(b.Offset)-start : int64(b.Offset)-start+int64(b.Length)]
+		if b.Compressed() && cap(dst) < int(b.RawLen) {
+			dst = make([]byte, 0, b.RawLen)
+		}
+		plain, err := r.decodeBlob(pack, b, s, dst)
+		if err := fn(b, plain, err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadPackTrailer reads and decodes the trailer of a stored pack, the
+// pack's own list of its blobs (check compares it with the index).
+func (r *Repository) ReadPackTrailer(ctx context.Context, pack PackInfo) ([]format.Blob, error) {
+	name := format.PackName(pack.ID)
+	plainSize := crypto.PlainSize(pack.Size)
+	if plainSize < 8 {
+		return nil, &IntegrityError{Object: name, Err: fmt.Errorf("sealed size %d too small", pack.Size)}
+	}
+	ra, _, err := r.openPack(ctx, pack, plainSize-8, 8)
+	if err != nil {
+		return nil, err
+	}
+	return trailerFrom(ra, name, plainSize)
+}
+
+// trailerFrom reads and decodes the trailer of a pack plaintext.
+func trailerFrom(ra io.ReaderAt, name string, plainSize int64) ([]format.Blob, error) {
+	tail := make([]byte, 8)
+	if _, err := ra.ReadAt(tail, plainSize-8); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &IntegrityError{Object: name, Err: err}
+	}
+	n, err := format.PackTrailerLen(tail)
+	if err != nil || int64(n) > plainSize {
+		return nil, &IntegrityError{Object: name, Err: errors.Join(err, format.ErrFormat)}
+	}
+	trailer := make([]byte, n)
+	if _, err := ra.ReadAt(trailer, plainSize-int64(n)); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &IntegrityError{Object: name, Err: err}
+	}
+	blobs, err := format.DecodePackTrailer(trailer, plainSize)
+	if err != nil {
+		return nil, &IntegrityError{Object: name, Err: err}
+	}
+	return blobs, nil
+}
+
+// VerifyPackBytes verifies a whole downloaded pack: its SHA-256 against its
+// ID, its authentication, its trailer, and every blob in it (fn is called
+// per blob with nil or the blob's error). It returns the trailer's blobs.
+func (r *Repository) VerifyPackBytes(pack PackInfo, sealed []byte, fn func(b *format.Blob, err error)) ([]format.Blob, error) {
+	name := format.PackName(pack.ID)
+	if format.ID(sha256.Sum256(sealed)) != pack.ID {
+		return nil, &IntegrityError{Object: name, Err: fmt.Errorf("content does not match its name: %w", ErrHashMismatch)}
+	}
+	ra, plainSize, err := r.dk.OpenReaderAt(bytesReaderAt(sealed), int64(len(sealed)))
+	if err != nil {
+		return nil, &IntegrityError{Object: name, Err: err}
+	}
+	if plainSize < 8 {
+		return nil, &IntegrityError{Object: name, Err: fmt.Errorf("plaintext of %d bytes", plainSize)}
+	}
+	blobs, err := trailerFrom(ra, name, plainSize)
+	if err != nil {
+		return nil, err
+	}
+	if len(blobs) == 0 {
+		return blobs, nil
+	}
+	end := int64(blobs[len(blobs)-1].Offset) + int64(blobs[len(blobs)-1].Length)
+	err = r.readBlobsFrom(ra, plainSize, pack.ID, blobs, 0, end, func(b *format.Blob, _ []byte, err error) error {
+		fn(b, err)
+		return nil
+	})
+	return blobs, err
+}

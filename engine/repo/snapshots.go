@@ -1,0 +1,165 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"lifeboat/engine/format"
+	"lifeboat/storage"
+)
+
+// SnapshotRef is a snapshot with its ID.
+type SnapshotRef struct {
+	ID format.ID
+	*format.Snapshot
+}
+
+// SaveSnapshot commits a snapshot. Call Flush first: everything it
+// references must be durable. The object is created with a conditional put,
+// so an existing snapshot is never replaced.
+func (r *Repository) SaveSnapshot(ctx context.Context, s *format.Snapshot) (format.ID, error) {
+	data, err := format.EncodeSnapshot(s)
+	if err != nil {
+		return format.ID{}, fmt.Errorf("encode snapshot: %w", err)
+	}
+	id, err := r.writeSealed(ctx, format.SnapshotName, data, storage.PutOptions{IfNotExists: true})
+	if err != nil {
+		return id, fmt.Errorf("save snapshot: %w", err)
+	}
+	return id, nil
+}
+
+// LoadSnapshot reads and verifies one snapshot.
+func (r *Repository) LoadSnapshot(ctx context.Context, id format.ID) (*format.Snapshot, error) {
+	name := format.SnapshotName(id)
+	plain, err := r.readVerified(ctx, name, id)
+	if err != nil {
+		return nil, err
+	}
+	s, err := format.DecodeSnapshot(plain)
+	if err != nil {
+		return nil, &IntegrityError{Object: name, Err: err}
+	}
+	return s, nil
+}
+
+// Snapshots lists every snapshot, oldest first.
+func (r *Repository) Snapshots(ctx context.Context) ([]SnapshotRef, error) {
+	ids, err := listIDs(ctx, r.st, format.SnapshotPrefix)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]SnapshotRef, len(ids))
+	err = parallel(ctx, r.concurrency(), len(ids), func(ctx context.Context, i int) error {
+		s, err := r.LoadSnapshot(ctx, ids[i])
+		if err != nil {
+			return err
+		}
+		refs[i] = SnapshotRef{ID: ids[i], Snapshot: s}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].Time.Before(refs[j].Time) })
+	return refs, nil
+}
+
+// Filter selects snapshots.
+type Filter struct {
+	Host  string
+	Tags  []string // all must be present
+	Paths []string // snapshot paths must equal these (order-insensitive)
+}
+
+// Match reports whether s passes the filter.
+func (f Filter) Match(s *format.Snapshot) bool {
+	if f.Host != "" && s.Host != f.Host {
+		return false
+	}
+	for _, t := range f.Tags {
+		if !slices.Contains(s.Tags, t) {
+			return false
+		}
+	}
+	if len(f.Paths) > 0 {
+		a, b := slices.Clone(f.Paths), slices.Clone(s.Paths)
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) {
+			return false
+		}
+	}
+	return true
+}
+
+// FindSnapshot resolves "latest" (the newest snapshot passing f) or a
+// unique ID prefix (at least 4 hex characters).
+func (r *Repository) FindSnapshot(ctx context.Context, sel string, f Filter) (SnapshotRef, error) {
+	if sel == "latest" || sel == "" {
+		refs, err := r.Snapshots(ctx)
+		if err != nil {
+			return SnapshotRef{}, err
+		}
+		for i := len(refs) - 1; i >= 0; i-- {
+			if f.Match(refs[i].Snapshot) {
+				return refs[i], nil
+			}
+		}
+		return SnapshotRef{}, fmt.Errorf("latest: %w", ErrSnapshotNotFound)
+	}
+	if len(sel) < 4 {
+		return SnapshotRef{}, fmt.Errorf("snapshot %q: give at least 4 characters of its ID", sel)
+	}
+	ids, err := listIDs(ctx, r.st, format.SnapshotPrefix)
+	if err != nil {
+		return SnapshotRef{}, err
+	}
+	var match []format.ID
+	for _, id := range ids {
+		if strings.HasPrefix(id.String(), strings.ToLower(sel)) {
+			match = append(match, id)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return SnapshotRef{}, fmt.Errorf("snapshot %q: %w", sel, ErrSnapshotNotFound)
+	case 1:
+		s, err := r.LoadSnapshot(ctx, match[0])
+		if err != nil {
+			return SnapshotRef{}, err
+		}
+		return SnapshotRef{ID: match[0], Snapshot: s}, nil
+	}
+	return SnapshotRef{}, fmt.Errorf("snapshot %q is ambiguous (%d matches)", sel, len(match))
+}
+
+// LoadTree reads and decodes a tree blob.
+func (r *Repository) LoadTree(ctx context.Context, id format.ID) (*format.Tree, error) {
+	data, err := r.LoadBlob(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	t, err := format.DecodeTree(data)
+	if err != nil {
+		loc, _ := r.idx.Lookup(id)
+		return nil, &IntegrityError{Object: format.PackName(loc.Pack.ID), Blob: id, Err: err}
+	}
+	return t, nil
+}
+
+// SaveTree encodes and stores a tree blob, returning its ID.
+func (r *Repository) SaveTree(ctx context.Context, t *format.Tree) (format.ID, error) {
+	data, err := format.EncodeTree(t)
+	if err != nil {
+		return format.ID{}, fmt.Errorf("encode tree: %w", err)
+	}
+	id := r.Hash(data)
+	if _, err := r.SaveBlob(ctx, format.BlobTree, id, data); err != nil {
+		return id, err
+	}
+	return id, nil
+}
