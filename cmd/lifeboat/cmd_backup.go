@@ -1,0 +1,209 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/engine/backup"
+	"lifeboat/engine/repo"
+)
+
+func (a *app) backupCommand() *cobra.Command {
+	var o struct {
+		excludes, excludeFiles, tags []string
+		oneFS, force                 bool
+		host, parent                 string
+	}
+	cmd := &cobra.Command{
+		Use:   "backup PATH...",
+		Short: "Back up files and directories into a new snapshot",
+		Long: `Back up files and directories into a new snapshot. Unchanged files (same size,
+mtime, ctime and inode as in the parent snapshot: the latest with the same host
+and paths) are not read again. Files that cannot be read are reported and
+skipped; the snapshot is then marked partial and the exit code is 3.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			patterns := append([]string(nil), o.excludes...)
+			for _, f := range o.excludeFiles {
+				p, err := backup.ReadPatternFile(f)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				patterns = append(patterns, p...)
+			}
+			m, err := backup.NewMatcher(patterns)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			paths := make([]string, len(args))
+			for i, p := range args {
+				if paths[i], err = filepath.Abs(p); err != nil {
+					return usageErr("%v", err)
+				}
+			}
+			r, err := a.openRepo(ctx)
+			if err != nil {
+				return err
+			}
+			host := o.host
+			if host == "" {
+				host = hostname()
+			}
+			var parent *repo.SnapshotRef
+			if !o.force {
+				sel := o.parent
+				p, err := r.FindSnapshot(ctx, sel, repo.Filter{Host: host, Paths: paths})
+				switch {
+				case err == nil:
+					parent = &p
+				case sel != "" || !errors.Is(err, repo.ErrSnapshotNotFound):
+					return err
+				}
+			}
+			prog := &backup.Progress{}
+			var warnings []string
+			rep := a.startReporter("backup", func() status {
+				return status{Files: prog.FilesDone.Load(), Bytes: prog.BytesDone.Load(), Errors: prog.Errors.Load(), Current: prog.CurrentFile()}
+			})
+			total := scanTotals(paths, m, rep)
+			defer total.stop()
+			res, err := backup.Run(ctx, r, backup.Options{
+				Paths: paths, Exclude: m, OneFileSystem: o.oneFS, Tags: o.tags,
+				Host: host, Username: username(), Parent: parent, Progress: prog,
+				Program: "lifeboat " + version,
+				OnWarning: func(path string, err error) {
+					msg := fmt.Sprintf("%s: %v", path, err)
+					if len(warnings) < 1000 {
+						warnings = append(warnings, msg)
+					}
+					rep.warn(msg)
+				},
+			})
+			rep.stop()
+			if err != nil {
+				return err
+			}
+			s := res.Snapshot.Summary
+			if a.flags.json {
+				return a.finishBackupJSON(res, parent, warnings)
+			}
+			if parent != nil {
+				a.printf("using parent snapshot %s\n", parent.ID.Short())
+			}
+			a.printf("Files: %d new, %d changed, %d unmodified\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged)
+			a.printf("Dirs:  %d\n", s.Dirs)
+			a.printf("Added to the repository: %s (%s stored, %d packs)\n", formatBytes(s.BytesAdded), formatBytes(s.BytesStored), s.PacksAdded)
+			a.printf("processed %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), s.End.Sub(s.Start).Round(time.Millisecond))
+			fmt.Fprintf(a.stdout, "snapshot %s saved\n", res.ID.Short())
+			if res.Warnings > 0 {
+				fmt.Fprintf(a.stderr, "warning: %d files or directories could not be read; the snapshot is partial\n", res.Warnings)
+				return &silentError{code: ExitPartial}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.excludes, "exclude", "e", nil, "exclude `PATTERN` (repeatable; * ? [..] within a name, ** across)")
+	f.StringArrayVar(&o.excludeFiles, "exclude-file", nil, "read exclude patterns from `FILE` (repeatable)")
+	f.BoolVarP(&o.oneFS, "one-file-system", "x", false, "do not cross file system boundaries")
+	f.StringArrayVar(&o.tags, "tag", nil, "add a `TAG` to the snapshot (repeatable)")
+	f.StringVar(&o.host, "host", "", "record this host name (default: this machine's)")
+	f.StringVar(&o.parent, "parent", "", "use this snapshot as the parent instead of the latest")
+	f.BoolVar(&o.force, "force", false, "read every file, ignoring any parent snapshot")
+	return cmd
+}
+
+func (a *app) finishBackupJSON(res *backup.Result, parent *repo.SnapshotRef, warnings []string) error {
+	s := res.Snapshot.Summary
+	out := map[string]any{
+		"message_type":     "summary",
+		"snapshot_id":      res.ID.String(),
+		"files_new":        s.FilesNew,
+		"files_changed":    s.FilesChanged,
+		"files_unmodified": s.FilesUnchanged,
+		"dirs":             s.Dirs,
+		"total_files":      s.TotalFiles,
+		"total_bytes":      s.TotalBytes,
+		"bytes_read":       s.BytesRead,
+		"data_added":       s.BytesAdded,
+		"data_stored":      s.BytesStored,
+		"packs_added":      s.PacksAdded,
+		"duration_s":       s.End.Sub(s.Start).Seconds(),
+		"partial":          s.Partial,
+		"warnings":         warnings,
+	}
+	if parent != nil {
+		out["parent"] = parent.ID.String()
+	}
+	if err := a.printJSON(out); err != nil {
+		return err
+	}
+	if res.Warnings > 0 {
+		return &silentError{code: ExitPartial}
+	}
+	return nil
+}
+
+// totals is a background count of what a backup will process (for ETA).
+type totals struct {
+	stopped atomic.Bool
+}
+
+func (t *totals) stop() { t.stopped.Store(true) }
+
+// scanTotals walks the paths in the background and feeds the reporter the
+// expected file and byte totals.
+func scanTotals(paths []string, m *backup.Matcher, rep *reporter) *totals {
+	t := &totals{}
+	if !rep.active() {
+		return t
+	}
+	go func() {
+		var files, bytes int64
+		for _, root := range paths {
+			_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+				if t.stopped.Load() {
+					return filepath.SkipAll
+				}
+				if err != nil {
+					return nil
+				}
+				if m.Excluded(p) {
+					if d.IsDir() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+				if d.Type().IsRegular() {
+					files++
+					if fi, err := d.Info(); err == nil {
+						bytes += fi.Size()
+					}
+				}
+				return nil
+			})
+		}
+		rep.setTotals(files, bytes)
+	}()
+	return t
+}
+
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for v := n / unit; v >= unit && exp < 5; v /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.2f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

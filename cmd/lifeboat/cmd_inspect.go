@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/engine/check"
+	"lifeboat/engine/format"
+	"lifeboat/engine/repo"
+)
+
+func (a *app) snapshotsCommand() *cobra.Command {
+	var host string
+	var tags []string
+	cmd := &cobra.Command{
+		Use:   "snapshots",
+		Short: "List snapshots",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			refs, err := r.Snapshots(cmd.Context())
+			if err != nil {
+				return err
+			}
+			f := repo.Filter{Host: host, Tags: tags}
+			type row struct {
+				ID       string          `json:"id"`
+				ShortID  string          `json:"short_id"`
+				Time     time.Time       `json:"time"`
+				Host     string          `json:"host"`
+				Username string          `json:"username,omitempty"`
+				Paths    []string        `json:"paths"`
+				Tags     []string        `json:"tags,omitempty"`
+				Parent   string          `json:"parent,omitempty"`
+				Tree     string          `json:"tree"`
+				Summary  *format.Summary `json:"summary,omitempty"`
+			}
+			rows := []row{}
+			for _, s := range refs {
+				if !f.Match(s.Snapshot) {
+					continue
+				}
+				rw := row{ID: s.ID.String(), ShortID: s.ID.Short(), Time: s.Time, Host: s.Host, Username: s.Username,
+					Paths: s.Paths, Tags: s.Tags, Tree: s.Tree.String(), Summary: s.Summary}
+				if s.Parent != nil {
+					rw.Parent = s.Parent.String()
+				}
+				rows = append(rows, rw)
+			}
+			if a.flags.json {
+				return a.printJSON(rows)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tTIME\tHOST\tTAGS\tFILES\tSIZE\tPATHS")
+			for _, s := range rows {
+				files, size := "", ""
+				if s.Summary != nil {
+					files = fmt.Sprint(s.Summary.TotalFiles)
+					size = formatBytes(s.Summary.TotalBytes)
+					if s.Summary.Partial {
+						files += " (partial)"
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ShortID, s.Time.Local().Format("2006-01-02 15:04:05"), s.Host,
+					strings.Join(s.Tags, ","), files, size, strings.Join(s.Paths, " "))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			a.printf("%d snapshots\n", len(rows))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&host, "host", "", "only snapshots of this host")
+	cmd.Flags().StringArrayVar(&tags, "tag", nil, "only snapshots with this tag (repeatable)")
+	return cmd
+}
+
+func (a *app) lsCommand() *cobra.Command {
+	var long bool
+	cmd := &cobra.Command{
+		Use:   "ls SNAPSHOT|latest [PATH]",
+		Short: "List the files in a snapshot",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, err := a.openRepo(ctx)
+			if err != nil {
+				return err
+			}
+			snap, err := r.FindSnapshot(ctx, args[0], repo.Filter{})
+			if err != nil {
+				return err
+			}
+			prefix := "/"
+			if len(args) == 2 {
+				prefix = cleanSnapPath(args[1])
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 1, ' ', 0)
+			err = walkTree(ctx, r, snap.Tree, "/", func(p string, n *format.Node) error {
+				if p != prefix && !strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/") {
+					return nil
+				}
+				if a.flags.json {
+					return a.printJSON(map[string]any{"path": p, "type": n.Type, "mode": fmt.Sprintf("%04o", n.Mode),
+						"size": n.Size, "mtime": n.MTime, "uid": n.UID, "gid": n.GID, "link_target": n.LinkTarget})
+				}
+				if !long {
+					fmt.Fprintln(a.stdout, p)
+					return nil
+				}
+				target := ""
+				if n.Type == format.TypeSymlink {
+					target = " -> " + n.LinkTarget
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s%s\n", modeString(n), ownerName(n.User, n.UID), ownerName(n.Group, n.GID),
+					n.Size, n.MTime.Local().Format("2006-01-02 15:04:05"), p, target)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVarP(&long, "long", "l", false, "long listing (mode, owner, size, mtime)")
+	return cmd
+}
+
+func ownerName(name string, id uint32) string {
+	if name != "" {
+		return name
+	}
+	return fmt.Sprint(id)
+}
+
+func modeString(n *format.Node) string {
+	m := fs.FileMode(n.Mode & 0o777)
+	switch n.Type {
+	case format.TypeDir:
+		m |= fs.ModeDir
+	case format.TypeSymlink:
+		m |= fs.ModeSymlink
+	case format.TypeFIFO:
+		m |= fs.ModeNamedPipe
+	case format.TypeSocket:
+		m |= fs.ModeSocket
+	case format.TypeDev:
+		m |= fs.ModeDevice
+	case format.TypeCharDev:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	}
+	return m.String()
+}
+
+// walkTree calls fn for every node below tree id, depth first, in order.
+func walkTree(ctx context.Context, r *repo.Repository, id format.ID, dir string, fn func(p string, n *format.Node) error) error {
+	t, err := r.LoadTree(ctx, id)
+	if err != nil {
+		return err
+	}
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		p := path.Join(dir, n.Name)
+		if err := fn(p, n); err != nil {
+			return err
+		}
+		if n.Type == format.TypeDir {
+			if err := walkTree(ctx, r, *n.Subtree, p, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *app) checkCommand() *cobra.Command {
+	var readData bool
+	var subset string
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Verify the repository's structure and, optionally, its data",
+		Long: `Verify the repository. Without flags: every indexed pack exists with the right
+size, every snapshot and tree decodes, every referenced blob is indexed, and
+every file's blob list matches its hash. --read-data also downloads every pack
+and verifies its hash, authentication, trailer and every blob;
+--read-data-subset N% does that for a random N% of the packs.
+Any problem is named and the exit code is 4.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts := check.Options{ReadData: readData, Seed: seed}
+			if subset != "" {
+				p, err := parsePercent(subset)
+				if err != nil {
+					return usageErr("--read-data-subset: %v", err)
+				}
+				opts.SubsetPercent = p
+				if p >= 100 {
+					opts.ReadData = true
+				}
+			}
+			if seed == 0 {
+				opts.Seed = uint64(time.Now().UnixNano())
+			}
+			ctx := cmd.Context()
+			st, err := a.openStorage(ctx, false)
+			if err != nil {
+				return err
+			}
+			id, err := a.identity(true)
+			if err != nil {
+				return err
+			}
+			r, err := repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()})
+			if err != nil {
+				return err
+			}
+			var problems []string
+			opts.OnProblem = func(p check.Problem) {
+				problems = append(problems, p.String())
+				if !a.flags.json {
+					fmt.Fprintf(a.stderr, "error: %s\n", p)
+				}
+			}
+			res, err := check.Run(ctx, r, opts)
+			if a.flags.json {
+				if jerr := a.printJSON(map[string]any{"snapshots": res.Snapshots, "trees": res.Trees, "packs": res.Packs,
+					"packs_read": res.PacksRead, "blobs_checked": res.Blobs, "bytes_read": res.BytesRead,
+					"unindexed_packs": res.UnindexedPacks, "problems": problems}); jerr != nil {
+					return jerr
+				}
+			} else {
+				a.printf("checked %d snapshots, %d trees, %d packs", res.Snapshots, res.Trees, res.Packs)
+				if res.PacksRead > 0 {
+					a.printf("; read %d packs (%s), %d blobs", res.PacksRead, formatBytes(res.BytesRead), res.Blobs)
+				}
+				a.printf("\n")
+				if res.UnindexedPacks > 0 {
+					a.printf("%d packs are not indexed (left by an interrupted or running backup; harmless)\n", res.UnindexedPacks)
+				}
+			}
+			if errors.Is(err, check.ErrProblems) {
+				if !a.flags.json {
+					fmt.Fprintf(a.stderr, "check found %d problems\n", len(problems))
+				}
+				return &silentError{code: ExitIntegrity}
+			}
+			if err != nil {
+				return err
+			}
+			a.printf("no problems found\n")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&readData, "read-data", false, "read and verify all data")
+	f.StringVar(&subset, "read-data-subset", "", "read and verify `N%` of the packs, chosen at random")
+	f.Uint64Var(&seed, "seed", 0, "random seed for --read-data-subset (default: time)")
+	return cmd
+}
+
+func parsePercent(s string) (float64, error) {
+	var v float64
+	if _, err := fmt.Sscanf(strings.TrimSuffix(s, "%"), "%g", &v); err != nil {
+		return 0, fmt.Errorf("%q is not a percentage", s)
+	}
+	if v <= 0 || v > 100 {
+		return 0, fmt.Errorf("%q must be in (0, 100]", s)
+	}
+	return v, nil
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"lifeboat/engine/backup"
+	"lifeboat/engine/repo"
+	"lifeboat/engine/restore"
+)
+
+func (a *app) restoreCommand() *cobra.Command {
+	var o struct {
+		target, overwrite, host string
+		includes, excludes      []string
+		tags, paths             []string
+	}
+	cmd := &cobra.Command{
+		Use:   "restore SNAPSHOT|latest --target DIR",
+		Short: "Restore a snapshot, verifying every file before it gets its real name",
+		Long: `Restore a snapshot into --target. Every file is written under a temporary
+name, its content verified against the snapshot, then renamed; a file that
+fails verification is removed and reported (exit code 4). Paths are restored
+below the target as they were in the snapshot (e.g. DIR/home/user/…).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if o.target == "" {
+				return usageErr("restore needs --target DIR")
+			}
+			mode, err := restore.ParseOverwrite(o.overwrite)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			var include, exclude restore.Selector
+			if len(o.includes) > 0 {
+				m, err := backup.NewMatcher(o.includes)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				include = m
+			}
+			if len(o.excludes) > 0 {
+				m, err := backup.NewMatcher(o.excludes)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				exclude = m
+			}
+			r, err := a.openRepo(ctx)
+			if err != nil {
+				return err
+			}
+			snap, err := r.FindSnapshot(ctx, args[0], repo.Filter{Host: o.host, Tags: o.tags, Paths: o.paths})
+			if err != nil {
+				return err
+			}
+			prog := &restore.Progress{}
+			rep := a.startReporter("restore", func() status {
+				return status{Files: prog.FilesDone.Load(), Bytes: prog.BytesDone.Load(), Errors: prog.Errors.Load()}
+			})
+			if s := snap.Summary; s != nil {
+				rep.setTotals(s.TotalFiles, s.TotalBytes)
+			}
+			integrity := false
+			var failures []string
+			res, err := restore.Run(ctx, r, snap.Snapshot, restore.Options{
+				Target: o.target, Include: include, Exclude: exclude, Overwrite: mode, Progress: prog,
+				OnError: func(p string, err error) {
+					var ie *repo.IntegrityError
+					if errors.As(err, &ie) || errors.Is(err, restore.ErrVerify) {
+						integrity = true
+					}
+					msg := fmt.Sprintf("%s: %v", p, err)
+					if len(failures) < 1000 {
+						failures = append(failures, msg)
+					}
+					rep.warn(msg)
+				},
+			})
+			rep.stop()
+			if err != nil {
+				return err
+			}
+			if a.flags.json {
+				if err := a.printJSON(map[string]any{
+					"message_type": "summary", "snapshot_id": snap.ID.String(), "target": o.target,
+					"files_restored": res.Files, "files_skipped": res.Skipped, "dirs": res.Dirs,
+					"hard_links": res.Links, "bytes_restored": res.Bytes, "errors": res.Errors, "failures": failures,
+				}); err != nil {
+					return err
+				}
+			} else {
+				a.printf("restored snapshot %s to %s: %d files (%s), %d dirs, %d skipped\n",
+					snap.ID.Short(), o.target, res.Files, formatBytes(res.Bytes), res.Dirs, res.Skipped)
+			}
+			if res.Errors > 0 {
+				fmt.Fprintf(a.stderr, "error: %d entries could not be restored\n", res.Errors)
+				if integrity {
+					return &silentError{code: ExitIntegrity}
+				}
+				return &silentError{code: ExitPartial}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.target, "target", "t", "", "restore into `DIR` (created if missing)")
+	f.StringArrayVarP(&o.includes, "include", "i", nil, "restore only paths matching `PATTERN` (repeatable)")
+	f.StringArrayVarP(&o.excludes, "exclude", "e", nil, "do not restore paths matching `PATTERN` (repeatable)")
+	f.StringVar(&o.overwrite, "overwrite", "always", "existing files: always, if-changed (keep files whose content already matches) or never")
+	f.StringVar(&o.host, "host", "", "with latest: only snapshots of this host")
+	f.StringArrayVar(&o.tags, "tag", nil, "with latest: only snapshots with this tag")
+	f.StringArrayVar(&o.paths, "path", nil, "with latest: only snapshots of exactly these paths")
+	return cmd
+}
+
+// cleanSnapPath normalizes a user-given path inside a snapshot.
+func cleanSnapPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return path.Clean("/" + strings.TrimPrefix(p, "/"))
+}

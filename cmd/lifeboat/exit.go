@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"lifeboat/cmd/lifeboat/internal/config"
+	"lifeboat/engine/repo"
+)
+
+// Exit codes. Documented in README.md.
+const (
+	ExitOK        = 0   // success
+	ExitError     = 1   // the command failed
+	ExitUsage     = 2   // bad flags, arguments or configuration
+	ExitPartial   = 3   // finished, but some files could not be backed up or restored
+	ExitIntegrity = 4   // check or restore found damaged data
+	ExitNoRepo    = 10  // no repository at the configured location
+	ExitWrongKey  = 12  // no key matches the identity or passphrase
+	ExitInterrupt = 130 // interrupted (SIGINT/SIGTERM)
+)
+
+// exitError carries an exit code with an error.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+func usageErr(format string, args ...any) error {
+	return withCode(ExitUsage, fmt.Errorf(format, args...))
+}
+
+// exitCode maps an error to the process exit code.
+func exitCode(err error) int {
+	var ee *exitError
+	var ce *config.Error
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupt
+	case errors.Is(err, repo.ErrNoRepository):
+		return ExitNoRepo
+	case errors.Is(err, repo.ErrWrongKey):
+		return ExitWrongKey
+	case errors.As(err, &ce):
+		return ExitUsage
+	}
+	return ExitError
+}

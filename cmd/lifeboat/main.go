@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+func main() {
+	if p := os.Getenv("LIFEBOAT_CPUPROFILE"); p != "" {
+		// Debugging aid for benchmarks: write a CPU profile of the run.
+		if f, err := os.Create(p); err == nil {
+			if err := pprof.StartCPUProfile(f); err == nil {
+				code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+				pprof.StopCPUProfile()
+				f.Close()
+				os.Exit(code)
+			}
+		}
+	}
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the CLI with args and returns the exit code. Tests call it
+// in-process.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app := newApp(stdin, stdout, stderr)
+	root := app.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		var silent *silentError
+		if !errors.As(err, &silent) {
+			fmt.Fprintf(stderr, "lifeboat: %v\n", err)
+		}
+	}
+	code := exitCode(err)
+	if err != nil && code == ExitOK {
+		code = ExitError
+	}
+	return code
+}
+
+// silentError is an error already reported to the user.
+type silentError struct{ code int }
+
+func (e *silentError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "lifeboat",
+		Short: "Encrypted, deduplicating backups replicated across regions, with restore drills",
+		Long: `Lifeboat backs up directories into a repository that is chunked, deduplicated,
+compressed (zstd) and encrypted (age), and stored in one or more regions
+(local directories or S3-compatible services). Restores verify every byte.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.loadConfig(cmd)
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
+	f := root.PersistentFlags()
+	f.StringVar(&a.flags.config, "config", "", "configuration file (env LIFEBOAT_CONFIG, default ./lifeboat.yaml)")
+	f.StringVarP(&a.flags.repo, "repo", "r", "", "use one local region at `PATH` instead of a configuration file")
+	f.StringVar(&a.flags.identity, "identity", "", "age identity or SSH private key `FILE` (env LIFEBOAT_IDENTITY)")
+	f.StringVar(&a.flags.cacheDir, "cache-dir", "", "local metadata cache `DIR` (env LIFEBOAT_CACHE_DIR)")
+	f.BoolVar(&a.flags.noCache, "no-cache", false, "do not use a local cache")
+	f.BoolVar(&a.flags.json, "json", false, "machine-readable JSON output")
+	f.BoolVarP(&a.flags.quiet, "quiet", "q", false, "print only errors and the final result")
+	root.AddCommand(
+		a.initCommand(),
+		a.backupCommand(),
+		a.restoreCommand(),
+		a.snapshotsCommand(),
+		a.lsCommand(),
+		a.checkCommand(),
+		a.keyCommand(),
+		a.versionCommand(),
+		a.quickstartCommand(),
+	)
+	return root
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:               "version",
+		Short:             "Print the version",
+		Args:              cobra.NoArgs,
+		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.flags.json {
+				return a.printJSON(map[string]any{"version": version, "format_version": formatVersion()})
+			}
+			fmt.Fprintf(a.stdout, "lifeboat %s (repository format %d)\n", version, formatVersion())
+			return nil
+		},
+	}
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"lifeboat/cmd/lifeboat/internal/config"
+	"lifeboat/storage"
+	"lifeboat/storage/local"
+	"lifeboat/storage/regions"
+	"lifeboat/storage/retry"
+	"lifeboat/storage/s3"
+)
+
+// buildStorage is the one place that picks backends and the order of their
+// wrappers: each region is its backend wrapped in retry (transient errors
+// only); the regions are combined in a region set with the configured write
+// quorum.
+func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv func(string) string, warn io.Writer) (storage.Storage, error) {
+	var rs []regions.Region
+	closeAll := func() {
+		for _, r := range rs {
+			r.Storage.Close()
+		}
+	}
+	for i, rc := range cfg.RegionsByPriority() {
+		st, err := openRegion(ctx, &rc, create, getenv)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("region %s: %w", rc.Name, err)
+		}
+		st = retry.New(st, retry.Options{})
+		rs = append(rs, regions.Region{Name: rc.Name, Storage: st, Priority: i})
+	}
+	set, err := regions.New(rs, regions.Options{WriteQuorum: cfg.Repository.WriteQuorum})
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return set, nil
+}
+
+func openRegion(ctx context.Context, rc *config.Region, create bool, getenv func(string) string) (storage.Storage, error) {
+	switch rc.Type {
+	case config.TypeLocal:
+		if !create {
+			if _, err := os.Stat(rc.Path); errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("%s does not exist (run lifeboat init)", rc.Path)
+			}
+		}
+		return local.New(rc.Path)
+	case config.TypeS3:
+		ak, sk, err := rc.S3.Credentials(getenv, os.ReadFile)
+		if err != nil {
+			return nil, err
+		}
+		lookup := s3.LookupAuto
+		if rc.S3.PathStyle != nil {
+			lookup = s3.LookupVirtual
+			if *rc.S3.PathStyle {
+				lookup = s3.LookupPath
+			}
+		}
+		return s3.New(ctx, s3.Config{
+			Endpoint:     rc.S3.Endpoint,
+			Bucket:       rc.S3.Bucket,
+			Prefix:       rc.S3.Prefix,
+			Region:       rc.S3.Region,
+			Insecure:     rc.S3.Insecure,
+			Lookup:       lookup,
+			AccessKey:    ak,
+			SecretKey:    sk,
+			StorageClass: rc.S3.StorageClass,
+			Timeout:      rc.S3.Timeout.Std(),
+		})
+	}
+	return nil, fmt.Errorf("unknown region type %q", rc.Type)
+}

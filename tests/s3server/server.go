@@ -1,0 +1,407 @@
+package s3server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Defaults for the servers Start launches.
+const (
+	// DefaultBucket is the bucket created when WithBucket is not given.
+	DefaultBucket = "lifeboat"
+	// DefaultAccessKey is the root access key when WithCredentials is not given.
+	DefaultAccessKey = "lifeboat-test"
+	// DefaultSecretKey is the root secret key when WithCredentials is not given.
+	DefaultSecretKey = "lifeboat-test-secret"
+)
+
+// Bounds on waiting for the server process.
+const (
+	startTimeout = 20 * time.Second // until /health answers
+	stopTimeout  = 5 * time.Second  // after SIGTERM, before SIGKILL
+	logTailBytes = 4 << 10          // log tail quoted in failures
+	startTries   = 3                // port clashes retried
+)
+
+// Option adjusts the server Start launches.
+type Option func(*options)
+
+type options struct {
+	bucket    string
+	accessKey string
+	secretKey string
+}
+
+// WithBucket names the bucket Start creates (default DefaultBucket). An empty
+// name creates no bucket, for tests of a missing bucket.
+func WithBucket(name string) Option {
+	return func(o *options) { o.bucket = name }
+}
+
+// WithCredentials sets the server's root access and secret keys.
+func WithCredentials(accessKey, secretKey string) Option {
+	return func(o *options) { o.accessKey, o.secretKey = accessKey, secretKey }
+}
+
+// Server is a running versitygw process serving the posix backend.
+type Server struct {
+	// Endpoint is "127.0.0.1:port", without a scheme (plain HTTP).
+	Endpoint string
+	// Bucket is the bucket created at start ("" with WithBucket("")).
+	Bucket string
+	// AccessKey and SecretKey are the root credentials.
+	AccessKey, SecretKey string
+	// DataDir is the posix backend's root: bucket b's object k is the file
+	// DataDir/b/k.
+	DataDir string
+
+	t       testing.TB
+	bin     string
+	verDir  string
+	logPath string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+}
+
+// Start launches a versitygw server for the duration of t, with a fresh data
+// directory and one bucket, and waits until it answers its health check. It
+// registers a cleanup that stops the server. Any failure is fatal to t.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	o := options{bucket: DefaultBucket, accessKey: DefaultAccessKey, secretKey: DefaultSecretKey}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dir := t.TempDir()
+	s := &Server{
+		Bucket:    o.bucket,
+		AccessKey: o.accessKey,
+		SecretKey: o.secretKey,
+		DataDir:   filepath.Join(dir, "data"),
+		t:         t,
+		bin:       Binary(t),
+		verDir:    filepath.Join(dir, "versions"),
+		logPath:   filepath.Join(dir, "versitygw.log"),
+	}
+	for _, d := range []string{s.DataDir, s.verDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatalf("s3server: %v", err)
+		}
+	}
+	t.Cleanup(s.stop)
+
+	var lastErr error
+	for range startTries {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("s3server: %v", err)
+		}
+		s.Endpoint = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if lastErr = s.launch(); lastErr == nil {
+			break
+		}
+		// Another process may have taken the port between freePort and
+		// versitygw's bind; try another one.
+	}
+	if lastErr != nil {
+		t.Fatalf("s3server: %v\n%s", lastErr, s.LogTail())
+	}
+	if s.Bucket != "" {
+		s.CreateBucket(s.Bucket)
+	}
+	return s
+}
+
+// URL is the server's base URL, "http://127.0.0.1:port".
+func (s *Server) URL() string { return "http://" + s.Endpoint }
+
+// CreateBucket creates another bucket on the server. The posix backend keeps
+// each bucket as a directory under DataDir, so this makes that directory.
+func (s *Server) CreateBucket(name string) {
+	s.t.Helper()
+	if err := os.Mkdir(filepath.Join(s.DataDir, name), 0o755); err != nil {
+		s.t.Fatalf("s3server: create bucket: %v", err)
+	}
+}
+
+// ObjectPath is the file holding object key of the server's bucket, for
+// tests that corrupt or remove stored objects behind the server's back.
+func (s *Server) ObjectPath(key string) string {
+	return filepath.Join(s.DataDir, s.Bucket, filepath.FromSlash(key))
+}
+
+// Kill stops the server with SIGKILL, as if its host died. Requests to
+// Endpoint fail with connection refused until Restart.
+func (s *Server) Kill() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.killLocked()
+}
+
+// Restart starts the server again on the same port with the same data,
+// killing it first if it is still running, and waits until it is healthy.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Kill()
+	var err error
+	// The port was ours a moment ago; a brief retry covers the kernel
+	// releasing it.
+	for range startTries {
+		if err = s.launch(); err == nil {
+			return
+		}
+	}
+	s.t.Fatalf("s3server: restart: %v\n%s", err, s.LogTail())
+}
+
+// LogTail returns the last few KiB of the server's combined output.
+func (s *Server) LogTail() string {
+	data, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return fmt.Sprintf("(no versitygw log: %v)", err)
+	}
+	if len(data) > logTailBytes {
+		data = data[len(data)-logTailBytes:]
+	}
+	return "versitygw log tail:\n" + string(data)
+}
+
+// launch starts the process on s.Endpoint and waits for /health.
+func (s *Server) launch() error {
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	defer logf.Close() // the child keeps its own descriptor
+	fmt.Fprintf(logf, "--- s3server: starting on %s at %s\n", s.Endpoint, time.Now().Format(time.RFC3339Nano))
+
+	cmd := exec.Command(s.bin,
+		"--port", s.Endpoint,
+		"--health", "/health",
+		"--quiet",
+		"--keep-alive",
+		"posix",
+		"--versioning-dir", s.verDir,
+		s.DataDir,
+	)
+	cmd.Env = append(cleanEnv(),
+		"ROOT_ACCESS_KEY_ID="+s.AccessKey,
+		"ROOT_SECRET_ACCESS_KEY="+s.SecretKey,
+	)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", s.bin, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+
+	if err := waitHealthy(s.URL()+"/health", done); err != nil {
+		s.Kill()
+		return err
+	}
+	return nil
+}
+
+// stop ends the server at cleanup: SIGTERM, then SIGKILL after stopTimeout.
+func (s *Server) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	select {
+	case <-s.done:
+	default:
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(stopTimeout):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+	s.cmd = nil
+}
+
+func (s *Server) killLocked() {
+	if s.cmd == nil {
+		return
+	}
+	select {
+	case <-s.done:
+	default:
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}
+
+// waitHealthy polls url until it answers 200, the process exits, or
+// startTimeout passes.
+func waitHealthy(url string, exited <-chan struct{}) error {
+	client := &http.Client{Timeout: time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return errors.New("versitygw exited before becoming healthy")
+		case <-ctx.Done():
+			return fmt.Errorf("versitygw not healthy at %s after %v", url, startTimeout)
+		case <-tick.C:
+		}
+	}
+}
+
+// freePort asks the kernel for an unused loopback port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// cleanEnv is the test's environment without settings versitygw would pick
+// up from it.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "VGW_") || strings.HasPrefix(kv, "ROOT_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// Binary returns the path of the versitygw binary, installing it with
+// scripts/install-versitygw.sh when it is nowhere to be found. Failure is
+// fatal to t.
+func Binary(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() { binPath, binErr = findOrInstall() })
+	if binErr != nil {
+		t.Fatalf("s3server: %v", binErr)
+	}
+	return binPath
+}
+
+func findOrInstall() (string, error) {
+	if p := os.Getenv("LIFEBOAT_VERSITYGW"); p != "" {
+		if isExecutable(p) {
+			return p, nil
+		}
+		return "", fmt.Errorf("LIFEBOAT_VERSITYGW=%s is not an executable file", p)
+	}
+	var candidates []string
+	if d := os.Getenv("LIFEBOAT_TOOLS"); d != "" {
+		candidates = append(candidates, filepath.Join(d, "versitygw"))
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, d := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			candidates = append(candidates, filepath.Join(d, "bin", "versitygw"))
+		}
+	}
+	for _, p := range candidates {
+		if isExecutable(p) {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p, nil
+	}
+	return install()
+}
+
+// install runs scripts/install-versitygw.sh, which prints the binary's path
+// on its last line.
+func install() (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	script := filepath.Join(root, "scripts", "install-versitygw.sh")
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("/bin/sh", script)
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("versitygw missing and %s failed: %w\n%s", script, err, stderr.Bytes())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	p := strings.TrimSpace(lines[len(lines)-1])
+	if !isExecutable(p) {
+		return "", fmt.Errorf("%s printed %q, not an executable", script, p)
+	}
+	return p, nil
+}
+
+// repoRoot walks up from the working directory to the directory holding
+// go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find repository root: %w", err)
+	}
+	for range 64 {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", errors.New("find repository root: no go.mod above the working directory")
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
