@@ -147,6 +147,15 @@ func ownerName(name string, id uint32) string {
 
 func modeString(n *format.Node) string {
 	m := fs.FileMode(n.Mode & 0o777)
+	if n.Mode&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n.Mode&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n.Mode&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
 	switch n.Type {
 	case format.TypeDir:
 		m |= fs.ModeDir

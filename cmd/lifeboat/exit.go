@@ -45,11 +45,14 @@ func usageErr(format string, args ...any) error {
 func exitCode(err error) int {
 	var ee *exitError
 	var ce *config.Error
+	var se *silentError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &se):
+		return se.code
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupt
 	case errors.Is(err, repo.ErrNoRepository):

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"lifeboat/cmd/lifeboat/internal/config"
+	"lifeboat/engine/repo"
 	"lifeboat/storage"
 	"lifeboat/storage/local"
 	"lifeboat/storage/regions"
@@ -26,14 +27,33 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 			r.Storage.Close()
 		}
 	}
+	var firstErr error
+	down := 0
 	for i, rc := range cfg.RegionsByPriority() {
 		st, err := openRegion(ctx, &rc, create, getenv)
 		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("region %s: %w", rc.Name, err)
+			err = fmt.Errorf("region %s: %w", rc.Name, err)
+			if create {
+				closeAll()
+				return nil, err
+			}
+			// A region that cannot be reached is down, not fatal: the
+			// region set serves reads from the others and counts it
+			// against the write quorum.
+			fmt.Fprintf(warn, "lifeboat: warning: %v (treating the region as down)\n", err)
+			st = &unavailable{err: err}
+			down++
+			if firstErr == nil {
+				firstErr = err
+			}
+		} else {
+			st = retry.New(st, retry.Options{})
 		}
-		st = retry.New(st, retry.Options{})
 		rs = append(rs, regions.Region{Name: rc.Name, Storage: st, Priority: i})
+	}
+	if down == len(rs) {
+		closeAll()
+		return nil, firstErr
 	}
 	set, err := regions.New(rs, regions.Options{WriteQuorum: cfg.Repository.WriteQuorum})
 	if err != nil {
@@ -48,7 +68,7 @@ func openRegion(ctx context.Context, rc *config.Region, create bool, getenv func
 	case config.TypeLocal:
 		if !create {
 			if _, err := os.Stat(rc.Path); errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("%s does not exist (run lifeboat init)", rc.Path)
+				return nil, fmt.Errorf("%s does not exist: %w", rc.Path, repo.ErrNoRepository)
 			}
 		}
 		return local.New(rc.Path)
@@ -79,3 +99,26 @@ func openRegion(ctx context.Context, rc *config.Region, create bool, getenv func
 	}
 	return nil, fmt.Errorf("unknown region type %q", rc.Type)
 }
+
+// unavailable is a region that could not be opened: every operation fails
+// with the reason, marked transient so that it counts as a failure of the
+// region (not of the object).
+type unavailable struct{ err error }
+
+func (u *unavailable) fail() error { return storage.MarkTransient(u.err) }
+
+func (u *unavailable) Get(context.Context, string, int64, int64) (io.ReadCloser, error) {
+	return nil, u.fail()
+}
+func (u *unavailable) Stat(context.Context, string) (storage.Info, error) {
+	return storage.Info{}, u.fail()
+}
+func (u *unavailable) List(context.Context, string, func(storage.Info) error) error { return u.fail() }
+func (u *unavailable) Put(context.Context, string, io.ReadSeeker, int64, storage.PutOptions) error {
+	return u.fail()
+}
+func (u *unavailable) Delete(context.Context, string) error { return u.fail() }
+func (u *unavailable) Capabilities() storage.Capabilities {
+	return storage.Capabilities{ConditionalCreate: true}
+}
+func (u *unavailable) Close() error { return nil }

@@ -510,15 +510,18 @@ func (b *backuper) worker() {
 	}
 }
 
+// openFile opens source files (a seam for tests).
+var openFile = os.OpenFile
+
 // fileError is a problem with the source file (reported, not fatal).
 type fileError struct{ err error }
 
 func (e *fileError) Error() string { return e.err.Error() }
 
 func (b *backuper) saveFile(c *chunker.Chunker, path string, node *format.Node) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOATIME, 0)
-	if err != nil {
-		f, err = os.Open(path) // O_NOATIME needs ownership
+	f, err := openFile(path, os.O_RDONLY|syscall.O_NOATIME, 0)
+	if errors.Is(err, os.ErrPermission) {
+		f, err = openFile(path, os.O_RDONLY, 0) // O_NOATIME needs ownership
 	}
 	if err != nil {
 		return &fileError{err}

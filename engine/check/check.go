@@ -23,7 +23,7 @@ type Options struct {
 	SubsetPercent float64
 	// Seed picks the subset (same seed, same packs).
 	Seed uint64
-	// Workers bounds parallel reads (0: 4).
+	// Workers bounds parallel reads (0: 2).
 	Workers int
 	// OnProblem is called for every problem found (may be nil).
 	OnProblem func(Problem)
@@ -65,7 +65,7 @@ var ErrProblems = errors.New("repository has problems")
 // problems themselves go to opts.OnProblem.
 func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error) {
 	if opts.Workers <= 0 {
-		opts.Workers = 4
+		opts.Workers = 2 // each holds a sealed and a decrypted pack
 	}
 	c := &checker{r: r, opts: opts}
 	if err := r.LoadIndex(ctx); err != nil {
@@ -260,7 +260,8 @@ func (c *checker) readData(ctx context.Context) {
 
 func (c *checker) readPack(ctx context.Context, p repo.PackInfo, blobs []format.Blob) error {
 	name := format.PackName(p.ID)
-	data, err := storage.ReadAll(ctx, c.r.Storage(), name)
+	data := make([]byte, p.Size)
+	err := storage.ReadRange(ctx, c.r.Storage(), name, 0, data)
 	if err != nil {
 		c.problem(Problem{Object: name, Err: err})
 		return err

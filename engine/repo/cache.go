@@ -3,7 +3,7 @@ package repo
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,17 +19,10 @@ import (
 // re-download, never a wrong answer; deleting it is always safe.
 type cache struct {
 	dir string
-
-	mu    sync.Mutex
-	trees map[format.ID]*treePack // decoded tree packs kept for this process
-}
-
-type treePack struct {
-	sealed []byte
 }
 
 func newCache(dir, repoID string) *cache {
-	return &cache{dir: filepath.Join(dir, repoID), trees: map[format.ID]*treePack{}}
+	return &cache{dir: filepath.Join(dir, repoID)}
 }
 
 func (c *cache) path(name string) string {
@@ -70,32 +63,71 @@ func (c *cache) put(name string, data []byte) {
 
 func (c *cache) remove(name string) { _ = os.Remove(c.path(name)) }
 
-// loadCachedTreeBlob reads a tree blob from its whole pack, kept in the
-// cache (tree packs are small and read again by every backup and restore).
-func (r *Repository) loadCachedTreeBlob(ctx context.Context, loc Location) ([]byte, error) {
-	c := r.cache
-	c.mu.Lock()
-	tp := c.trees[loc.Pack.ID]
-	c.mu.Unlock()
-	if tp == nil {
-		sealed, err := c.get(ctx, r.st, format.PackName(loc.Pack.ID), loc.Pack.ID)
-		if err != nil {
-			return nil, err
+// treePacks keeps the decrypted plaintext of recently used tree packs in
+// memory, so that walking a snapshot costs one read and one decryption per
+// tree pack instead of one per directory. Bounded by bytes, least recently
+// used first out.
+type treePacks struct {
+	mu    sync.Mutex
+	limit int
+	size  int
+	tick  uint64
+	packs map[format.ID]*treePack
+}
+
+type treePack struct {
+	plain []byte
+	used  uint64
+	ready chan struct{} // closed when plain (or err) is set
+	err   error
+}
+
+// treePackCacheBytes bounds the memory of decrypted tree packs.
+const treePackCacheBytes = 48 << 20
+
+func newTreePacks(limit int) *treePacks {
+	return &treePacks{limit: limit, packs: map[format.ID]*treePack{}}
+}
+
+// loadTreeBlob reads a tree blob from its pack's cached plaintext.
+func (r *Repository) loadTreeBlob(ctx context.Context, loc Location) ([]byte, error) {
+	tc := r.trees
+	tc.mu.Lock()
+	tp := tc.packs[loc.Pack.ID]
+	loader := tp == nil
+	if loader {
+		tp = &treePack{ready: make(chan struct{})}
+		tc.packs[loc.Pack.ID] = tp
+	}
+	tc.tick++
+	tp.used = tc.tick
+	tc.mu.Unlock()
+	if loader {
+		tp.plain, tp.err = r.readWholePack(ctx, loc.Pack)
+		close(tp.ready)
+		tc.mu.Lock()
+		if tp.err != nil {
+			delete(tc.packs, loc.Pack.ID)
+		} else {
+			tc.size += len(tp.plain)
+			tc.evict(loc.Pack.ID)
 		}
-		tp = &treePack{sealed: sealed}
-		c.mu.Lock()
-		c.trees[loc.Pack.ID] = tp
-		c.mu.Unlock()
+		tc.mu.Unlock()
+	} else {
+		select {
+		case <-tp.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	ra, _, err := r.dk.OpenReaderAt(bytesReaderAt(tp.sealed), int64(len(tp.sealed)))
-	if err != nil {
-		return nil, &IntegrityError{Object: format.PackName(loc.Pack.ID), Err: err}
+	if tp.err != nil {
+		return nil, tp.err
 	}
-	stored := make([]byte, loc.Blob.Length)
-	if _, err := ra.ReadAt(stored, int64(loc.Blob.Offset)); err != nil && !isEOF(err) {
-		return nil, &IntegrityError{Object: format.PackName(loc.Pack.ID), Err: err}
+	end := int64(loc.Blob.Offset) + int64(loc.Blob.Length)
+	if end > int64(len(tp.plain)) {
+		return nil, &IntegrityError{Object: format.PackName(loc.Pack.ID), Blob: loc.Blob.ID, Err: fmt.Errorf("blob ends at %d beyond the pack's %d bytes", end, len(tp.plain))}
 	}
-	plain, err := r.decodeBlob(loc.Pack.ID, &loc.Blob, stored, nil)
+	plain, err := r.decodeBlob(loc.Pack.ID, &loc.Blob, tp.plain[loc.Blob.Offset:end], nil)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +135,59 @@ func (r *Repository) loadCachedTreeBlob(ctx context.Context, loc Location) ([]by
 		plain = append([]byte(nil), plain...)
 	}
 	return plain, nil
+}
+
+// evict drops least recently used packs (other than keep) over the limit.
+func (tc *treePacks) evict(keep format.ID) {
+	for tc.size > tc.limit && len(tc.packs) > 1 {
+		var oldest format.ID
+		var best uint64 = ^uint64(0)
+		for id, tp := range tc.packs {
+			select {
+			case <-tp.ready:
+			default:
+				continue // still loading
+			}
+			if id != keep && tp.used < best {
+				oldest, best = id, tp.used
+			}
+		}
+		if best == ^uint64(0) {
+			return
+		}
+		tc.size -= len(tc.packs[oldest].plain)
+		delete(tc.packs, oldest)
+	}
+}
+
+// readWholePack downloads a pack (through the disk cache for remote
+// storage), verifies its hash and decrypts it.
+func (r *Repository) readWholePack(ctx context.Context, pack PackInfo) ([]byte, error) {
+	name := format.PackName(pack.ID)
+	var plain []byte
+	err := r.withReplicas(ctx, name, func(rep storage.Replica) error {
+		var sealed []byte
+		var err error
+		if r.cache != nil {
+			sealed, err = r.cache.get(ctx, rep.Reader, name, pack.ID)
+		} else {
+			sealed, err = storage.ReadAll(ctx, rep.Reader, name)
+			if err == nil && format.ID(sha256.Sum256(sealed)) != pack.ID {
+				err = &IntegrityError{Object: name, Err: ErrHashMismatch}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		p, err := r.dk.Open(sealed)
+		if err != nil {
+			return &IntegrityError{Object: name, Err: err}
+		}
+		r.reads.served(rep.Region, int64(len(sealed)))
+		plain = p
+		return nil
+	})
+	return plain, err
 }
 
 type bytesReaderAt []byte
@@ -117,5 +202,3 @@ func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
-
-func isEOF(err error) bool { return errors.Is(err, io.EOF) }

@@ -128,13 +128,13 @@ func (o *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 
 // openPack opens a pack for random-access reading of [plainOff,
 // plainOff+plainLen), prefetching exactly the needed ranges.
-func (r *Repository) openPack(ctx context.Context, pack PackInfo, plainOff, plainLen int64) (io.ReaderAt, int64, error) {
+func (r *Repository) openPack(ctx context.Context, rd storage.Reader, pack PackInfo, plainOff, plainLen int64) (io.ReaderAt, int64, error) {
 	name := format.PackName(pack.ID)
 	plainSize := crypto.PlainSize(pack.Size)
 	if plainSize < 0 {
 		return nil, 0, &IntegrityError{Object: name, Err: fmt.Errorf("impossible sealed size %d", pack.Size)}
 	}
-	o := newObjectReaderAt(ctx, r.st, name, pack.Size)
+	o := newObjectReaderAt(ctx, rd, name, pack.Size)
 	if err := o.prefetch(plainOff, plainLen, plainSize); err != nil {
 		return nil, 0, err
 	}
@@ -186,8 +186,8 @@ func (r *Repository) LoadBlob(ctx context.Context, id format.ID) ([]byte, error)
 	if !ok {
 		return nil, fmt.Errorf("load blob %s: %w", id.Short(), ErrBlobNotFound)
 	}
-	if r.cache != nil && loc.Blob.Type == format.BlobTree {
-		return r.loadCachedTreeBlob(ctx, loc)
+	if loc.Blob.Type == format.BlobTree {
+		return r.loadTreeBlob(ctx, loc)
 	}
 	var out []byte
 	err := r.ReadPackBlobs(ctx, loc.Pack, []format.Blob{loc.Blob}, func(b *format.Blob, data []byte, err error) error {
@@ -211,16 +211,76 @@ func (r *Repository) ReadPackBlobs(ctx context.Context, pack PackInfo, blobs []f
 	}
 	sorted := append([]format.Blob(nil), blobs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Offset < sorted[j].Offset })
-	start := int64(sorted[0].Offset)
-	end := int64(0)
+	// Blobs that fail in one region are read again from the next; fn sees
+	// each blob once, verified, or with the last region's error.
+	name := format.PackName(pack.ID)
+	todo := sorted
+	var lastErr, fnErr error
+	err := r.withReplicas(ctx, name, func(rep storage.Replica) error {
+		start, end := span(todo)
+		ra, plainSize, err := r.openPack(ctx, rep.Reader, pack, start, end-start)
+		if err != nil {
+			lastErr = err
+			return err
+		}
+		var failed []format.Blob
+		var firstErr error
+		err = r.readBlobsFrom(ra, plainSize, pack.ID, todo, start, end, func(b *format.Blob, data []byte, err error) error {
+			if err != nil {
+				failed = append(failed, *b)
+				firstErr = cmpErr(firstErr, err)
+				return nil
+			}
+			if err := fn(b, data, nil); err != nil {
+				fnErr = err
+				return err
+			}
+			return nil
+		})
+		if fnErr != nil {
+			return nil // the caller stopped the read: no failover
+		}
+		if err != nil {
+			lastErr = err
+			return err
+		}
+		r.reads.served(rep.Region, end-start)
+		if len(failed) > 0 {
+			todo = failed
+			lastErr = firstErr
+			return firstErr
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil && ctx.Err() == nil {
+		// Every region failed for these blobs: report each of them.
+		for i := range todo {
+			if ferr := fn(&todo[i], nil, lastErr); ferr != nil {
+				return ferr
+			}
+		}
+		return nil
+	}
+	return err
+}
+
+// span returns the plaintext range covering sorted blobs.
+func span(sorted []format.Blob) (start, end int64) {
+	start = int64(sorted[0].Offset)
 	for i := range sorted {
 		end = max(end, int64(sorted[i].Offset)+int64(sorted[i].Length))
 	}
-	ra, plainSize, err := r.openPack(ctx, pack, start, end-start)
-	if err != nil {
-		return err
+	return start, end
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
 	}
-	return r.readBlobsFrom(ra, plainSize, pack.ID, sorted, start, end, fn)
+	return b
 }
 
 // readBlobsFrom reads the sorted blobs, which span [start,end) of the pack
@@ -234,7 +294,9 @@ func (r *Repository) readBlobsFrom(ra io.ReaderAt, plainSize int64, pack format.
 		if isStorageErr(err) {
 			return fmt.Errorf("read pack %s: %w", pack.Short(), err)
 		}
-		return &IntegrityError{Object: format.PackName(pack), Err: err}
+		// Damage somewhere in the range: read blob by blob, so that only
+		// the blobs in damaged encryption chunks fail.
+		return r.readBlobsOneByOne(ra, pack, sorted, fn)
 	}
 	var dst []byte
 	for i := range sorted {
@@ -251,6 +313,28 @@ func (r *Repository) readBlobsFrom(ra io.ReaderAt, plainSize int64, pack format.
 	return nil
 }
 
+// readBlobsOneByOne reads each blob with its own ReadAt.
+func (r *Repository) readBlobsOneByOne(ra io.ReaderAt, pack format.ID, sorted []format.Blob, fn func(b *format.Blob, data []byte, err error) error) error {
+	for i := range sorted {
+		b := &sorted[i]
+		s := make([]byte, b.Length)
+		var plain []byte
+		_, err := ra.ReadAt(s, int64(b.Offset))
+		switch {
+		case err != nil && !errors.Is(err, io.EOF) && isStorageErr(err):
+			return fmt.Errorf("read pack %s: %w", pack.Short(), err)
+		case err != nil && !errors.Is(err, io.EOF):
+			err = &IntegrityError{Object: format.PackName(pack), Blob: b.ID, Err: err}
+		default:
+			plain, err = r.decodeBlob(pack, b, s, nil)
+		}
+		if err := fn(b, plain, err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ReadPackTrailer reads and decodes the trailer of a stored pack, the
 // pack's own list of its blobs (check compares it with the index).
 func (r *Repository) ReadPackTrailer(ctx context.Context, pack PackInfo) ([]format.Blob, error) {
@@ -259,11 +343,16 @@ func (r *Repository) ReadPackTrailer(ctx context.Context, pack PackInfo) ([]form
 	if plainSize < 8 {
 		return nil, &IntegrityError{Object: name, Err: fmt.Errorf("sealed size %d too small", pack.Size)}
 	}
-	ra, _, err := r.openPack(ctx, pack, plainSize-8, 8)
-	if err != nil {
-		return nil, err
-	}
-	return trailerFrom(ra, name, plainSize)
+	var blobs []format.Blob
+	err := r.withReplicas(ctx, name, func(rep storage.Replica) error {
+		ra, _, err := r.openPack(ctx, rep.Reader, pack, plainSize-8, 8)
+		if err != nil {
+			return err
+		}
+		blobs, err = trailerFrom(ra, name, plainSize)
+		return err
+	})
+	return blobs, err
 }
 
 // trailerFrom reads and decodes the trailer of a pack plaintext.
@@ -295,24 +384,25 @@ func (r *Repository) VerifyPackBytes(pack PackInfo, sealed []byte, fn func(b *fo
 	if format.ID(sha256.Sum256(sealed)) != pack.ID {
 		return nil, &IntegrityError{Object: name, Err: fmt.Errorf("content does not match its name: %w", ErrHashMismatch)}
 	}
-	ra, plainSize, err := r.dk.OpenReaderAt(bytesReaderAt(sealed), int64(len(sealed)))
+	plain, err := r.dk.Open(sealed)
 	if err != nil {
 		return nil, &IntegrityError{Object: name, Err: err}
 	}
-	if plainSize < 8 {
-		return nil, &IntegrityError{Object: name, Err: fmt.Errorf("plaintext of %d bytes", plainSize)}
+	if len(plain) < 8 {
+		return nil, &IntegrityError{Object: name, Err: fmt.Errorf("plaintext of %d bytes", len(plain))}
 	}
-	blobs, err := trailerFrom(ra, name, plainSize)
+	blobs, err := trailerFrom(bytesReaderAt(plain), name, int64(len(plain)))
 	if err != nil {
 		return nil, err
 	}
-	if len(blobs) == 0 {
-		return blobs, nil
-	}
-	end := int64(blobs[len(blobs)-1].Offset) + int64(blobs[len(blobs)-1].Length)
-	err = r.readBlobsFrom(ra, plainSize, pack.ID, blobs, 0, end, func(b *format.Blob, _ []byte, err error) error {
+	var dst []byte
+	for i := range blobs {
+		b := &blobs[i]
+		if b.Compressed() && cap(dst) < int(b.RawLen) {
+			dst = make([]byte, 0, b.RawLen)
+		}
+		_, err := r.decodeBlob(pack.ID, b, plain[b.Offset:b.Offset+b.Length], dst)
 		fn(b, err)
-		return nil
-	})
-	return blobs, err
+	}
+	return blobs, nil
 }

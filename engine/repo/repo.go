@@ -34,7 +34,12 @@ type Repository struct {
 	now     func() time.Time
 	keyName string // the key object this session opened the repository with
 
-	idx *Index
+	idx   *Index
+	trees *treePacks
+
+	reads      readTracker
+	repair     bool
+	noFailover bool
 
 	writeMu sync.Mutex
 	writer  *writer // nil until the first SaveBlob
@@ -168,6 +173,7 @@ func newRepository(st storage.Storage, cfg *format.Config, master *crypto.Master
 		level:  level,
 		now:    opts.Now,
 		idx:    newIndex(),
+		trees:  newTreePacks(treePackCacheBytes),
 	}
 	if opts.CacheDir != "" && !st.Capabilities().Local {
 		r.cache = newCache(opts.CacheDir, cfg.ID)
@@ -274,26 +280,33 @@ func (r *Repository) sealAndName(plain []byte) ([]byte, format.ID, error) {
 }
 
 // readVerified reads a whole content-addressed object, checks its SHA-256
-// against id, and opens it with the data key.
+// against id, and opens it with the data key, failing over to another
+// region when a copy is missing or bad.
 func (r *Repository) readVerified(ctx context.Context, name string, id format.ID) ([]byte, error) {
-	var sealed []byte
-	var err error
-	if r.cache != nil {
-		sealed, err = r.cache.get(ctx, r.st, name, id)
-	} else {
-		sealed, err = storage.ReadAll(ctx, r.st, name)
-		if err == nil && format.ID(sha256.Sum256(sealed)) != id {
-			err = &IntegrityError{Object: name, Err: ErrHashMismatch}
+	var plain []byte
+	err := r.withReplicas(ctx, name, func(rep storage.Replica) error {
+		var sealed []byte
+		var err error
+		if r.cache != nil {
+			sealed, err = r.cache.get(ctx, rep.Reader, name, id)
+		} else {
+			sealed, err = storage.ReadAll(ctx, rep.Reader, name)
+			if err == nil && format.ID(sha256.Sum256(sealed)) != id {
+				err = &IntegrityError{Object: name, Err: ErrHashMismatch}
+			}
 		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	plain, err := r.dk.Open(sealed)
-	if err != nil {
-		return nil, &IntegrityError{Object: name, Err: err}
-	}
-	return plain, nil
+		if err != nil {
+			return err
+		}
+		p, err := r.dk.Open(sealed)
+		if err != nil {
+			return &IntegrityError{Object: name, Err: err}
+		}
+		r.reads.served(rep.Region, int64(len(sealed)))
+		plain = p
+		return nil
+	})
+	return plain, err
 }
 
 // writeSealed seals plain and stores it as prefix+hash, returning the ID.

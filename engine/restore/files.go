@@ -5,12 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path"
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
@@ -26,10 +25,13 @@ type fileState struct {
 	tmp      string
 
 	remaining atomic.Int64
-	mu        sync.Mutex
-	created   bool
-	sparse    bool
-	err       error
+	done      atomic.Bool // restored and renamed into place
+
+	mu     sync.Mutex
+	fd     int // open temporary file, -1 when not open
+	pinned bool
+	sparse bool
+	err    error
 }
 
 // target is one place a blob is written.
@@ -45,8 +47,11 @@ type packJob struct {
 }
 
 // maxGap is the largest hole between two needed blobs that is still read
-// through rather than split into two requests.
-const maxGap = 1 << 20
+// through rather than split into two requests; maxJobBytes bounds one read.
+const (
+	maxGap      = 1 << 20
+	maxJobBytes = 4 << 20
+)
 
 // flushBatch restores the planned files.
 func (rs *restorer) flushBatch() error {
@@ -55,7 +60,6 @@ func (rs *restorer) flushBatch() error {
 	if len(files) == 0 {
 		return nil
 	}
-	ctx := rs.ctx
 	if rs.opts.Overwrite != OverwriteAlways {
 		files = rs.dropExisting(files)
 	}
@@ -92,7 +96,6 @@ func (rs *restorer) flushBatch() error {
 			missing = fmt.Errorf("%w: blobs add up to %d bytes, file has %d", ErrVerify, off, n.Size)
 		}
 		if missing != nil {
-			// Undo the targets already planned for this file.
 			for _, j := range perPack {
 				for id, ts := range j.targets {
 					j.targets[id] = dropFile(ts, f)
@@ -118,10 +121,12 @@ func (rs *restorer) flushBatch() error {
 			}
 		}
 		sort.Slice(blobs, func(a, b int) bool { return blobs[a].Offset < blobs[b].Offset })
-		// Split into runs so a partial restore does not read whole packs.
+		// Split into runs so a partial restore does not read whole packs,
+		// and so no job holds more than maxJobBytes in memory.
 		start := 0
 		for i := 1; i <= len(blobs); i++ {
-			if i == len(blobs) || int64(blobs[i].Offset)-int64(blobs[i-1].Offset+blobs[i-1].Length) > maxGap {
+			if i == len(blobs) || int64(blobs[i].Offset)-int64(blobs[i-1].Offset+blobs[i-1].Length) > maxGap ||
+				int64(blobs[i].Offset+blobs[i].Length)-int64(blobs[start].Offset) > maxJobBytes {
 				jobs = append(jobs, &packJob{pack: j.pack, blobs: blobs[start:i], targets: j.targets})
 				start = i
 			}
@@ -133,7 +138,37 @@ func (rs *restorer) flushBatch() error {
 		}
 		return jobs[a].blobs[0].Offset < jobs[b].blobs[0].Offset
 	})
-	return runJobs(ctx, rs.opts.Workers, jobs, rs.readPack)
+	for _, j := range jobs {
+		select {
+		case rs.jobs <- j:
+		case <-rs.ctx.Done():
+			return rs.ctx.Err()
+		}
+	}
+	return nil
+}
+
+// startWorkers starts the goroutines that read packs and write files; the
+// walker keeps planning while they work.
+func (rs *restorer) startWorkers() {
+	rs.jobs = make(chan *packJob, 4*rs.opts.Workers)
+	for i := 0; i < rs.opts.Workers; i++ {
+		rs.wg.Add(1)
+		go func() {
+			defer rs.wg.Done()
+			for j := range rs.jobs {
+				if rs.ctx.Err() == nil {
+					rs.readPack(rs.ctx, j)
+				}
+			}
+		}()
+	}
+}
+
+// stopWorkers waits for every planned job.
+func (rs *restorer) stopWorkers() {
+	close(rs.jobs)
+	rs.wg.Wait()
 }
 
 func truncName(n string) string {
@@ -151,33 +186,6 @@ func dropFile(ts []target, f *fileState) []target {
 		}
 	}
 	return out
-}
-
-func runJobs(ctx context.Context, workers int, jobs []*packJob, fn func(context.Context, *packJob)) error {
-	ch := make(chan *packJob)
-	var wg sync.WaitGroup
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range ch {
-				fn(ctx, j)
-			}
-		}()
-	}
-	var err error
-	for _, j := range jobs {
-		select {
-		case ch <- j:
-			continue
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		break
-	}
-	close(ch)
-	wg.Wait()
-	return err
 }
 
 // readPack reads one run of blobs and writes each into its files.
@@ -244,46 +252,49 @@ func (rs *restorer) write(f *fileState, off int64, data []byte, zero bool) error
 	if f.err != nil {
 		return nil
 	}
-	if err := rs.create(f); err != nil {
+	if err := rs.open(f); err != nil {
 		return err
 	}
 	if zero && len(data) >= 4096 {
 		f.sparse = true
 		return nil
 	}
-	h, err := rs.root.OpenFile(path.Join(f.dir.rel, f.tmp), os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("open temporary file: %w", err)
-	}
-	if _, err := h.WriteAt(data, off); err != nil {
-		h.Close()
-		return fmt.Errorf("write: %w", err)
-	}
-	if err := h.Close(); err != nil {
-		return fmt.Errorf("write: %w", err)
+	for len(data) > 0 {
+		n, err := unix.Pwrite(f.fd, data, off)
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		data, off = data[n:], off+int64(n)
 	}
 	return nil
 }
 
-// create makes the temporary file (with f.mu held).
-func (rs *restorer) create(f *fileState) error {
-	if f.created {
+// open creates the temporary file and keeps it open until finish (f.mu
+// held). The file's directory descriptor stays pinned meanwhile.
+func (rs *restorer) open(f *fileState) error {
+	if f.fd >= 0 {
 		return nil
 	}
-	p := path.Join(f.dir.rel, f.tmp)
-	h, err := rs.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) { // left by an interrupted restore
-		if err = rs.root.Remove(p); err == nil {
-			h, err = rs.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	dfd, err := rs.dirFDs.acquire(f.dir)
+	if err != nil {
+		return err
+	}
+	f.pinned = true
+	// Created with its final permission bits (umask permitting), so that
+	// usually no chmod is needed; the descriptor stays writable whatever
+	// the mode.
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	mode := f.node.Mode & 0o777
+	fd, err := unix.Openat(dfd, f.tmp, flags, mode)
+	if errors.Is(err, unix.EEXIST) { // left by an interrupted restore
+		if err = removeAllAt(dfd, f.tmp, 0); err == nil {
+			fd, err = unix.Openat(dfd, f.tmp, flags, mode)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}
-	if err := h.Close(); err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
-	}
-	f.created = true
+	f.fd = fd
 	return nil
 }
 
@@ -298,58 +309,75 @@ func (rs *restorer) chunkDone(f *fileState) {
 func (rs *restorer) finish(f *fileState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p := path.Join(f.dir.rel, f.tmp)
 	err := f.err
 	if err == nil {
-		err = rs.create(f)
+		err = rs.open(f)
 	}
 	if err == nil {
-		err = rs.complete(f, p)
+		err = rs.complete(f)
+	}
+	if f.fd >= 0 {
+		if cerr := unix.Close(f.fd); err == nil && cerr != nil {
+			err = fmt.Errorf("close: %w", cerr)
+		}
+		f.fd = -1
+	}
+	if f.pinned {
+		if err != nil {
+			_ = rs.dirFDs.at(f.dir, func(dfd int) error { return unix.Unlinkat(dfd, f.tmp, 0) })
+		}
+		rs.dirFDs.release(f.dir)
+		f.pinned = false
 	}
 	if err != nil {
-		if f.created {
-			_ = rs.root.Remove(p)
-		}
 		rs.fail(f.snapPath, err)
 		return
 	}
+	f.done.Store(true)
 	rs.files.Add(1)
 	rs.bytes.Add(int64(f.node.Size))
 	rs.opts.Progress.FilesDone.Add(1)
 	rs.opts.Progress.BytesDone.Add(int64(f.node.Size))
 }
 
-func (rs *restorer) complete(f *fileState, p string) error {
+// complete sets the metadata of the open temporary file and renames it
+// over the final name (f.mu held, f.fd open, the directory pinned).
+func (rs *restorer) complete(f *fileState) error {
 	n := f.node
-	h, err := rs.root.OpenFile(p, os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("open temporary file: %w", err)
-	}
-	fi, err := h.Stat()
-	if err == nil && (f.sparse || fi.Size() != int64(n.Size)) {
-		err = h.Truncate(int64(n.Size))
-	}
-	if err == nil && rs.owner {
-		err = h.Chown(int(n.UID), int(n.GID))
-	}
-	if err == nil {
-		err = h.Chmod(fileMode(n.Mode))
-	}
-	if cerr := h.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("finish file: %w", err)
-	}
-	if err := rs.lutimes(p, n.MTime); err != nil {
-		return err
-	}
-	if fi, err := rs.root.Lstat(f.rel); err == nil && fi.IsDir() {
-		if err := rs.root.RemoveAll(f.rel); err != nil {
-			return fmt.Errorf("replace directory: %w", err)
+	if f.sparse {
+		if err := unix.Ftruncate(f.fd, int64(n.Size)); err != nil {
+			return fmt.Errorf("truncate: %w", err)
 		}
 	}
-	if err := rs.root.Rename(p, f.rel); err != nil {
+	if rs.owner && (int(n.UID) != rs.euid || int(n.GID) != rs.egid) {
+		if err := unix.Fchown(f.fd, int(n.UID), int(n.GID)); err != nil {
+			return fmt.Errorf("chown: %w", err)
+		}
+	}
+	// chmod only when the umask or special bits made the mode differ (and
+	// always after a chown, which clears setuid/setgid).
+	if n.Mode&0o7000 != 0 || (n.Mode&0o777)&^rs.umask != n.Mode&0o777 {
+		if err := unix.Fchmod(f.fd, n.Mode&0o7777); err != nil {
+			return fmt.Errorf("chmod: %w", err)
+		}
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(n.MTime.UnixNano()), unix.NsecToTimespec(n.MTime.UnixNano())}
+	if err := futimens(f.fd, ts); err != nil {
+		return fmt.Errorf("set times: %w", err)
+	}
+	dfd, err := rs.dirFDs.acquire(f.dir)
+	if err != nil {
+		return err
+	}
+	defer rs.dirFDs.release(f.dir)
+	err = unix.Renameat(dfd, f.tmp, dfd, f.name)
+	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+		// A directory is in the way of the file.
+		if err = removeAllAt(dfd, f.name, 0); err == nil {
+			err = unix.Renameat(dfd, f.tmp, dfd, f.name)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("rename into place: %w", err)
 	}
 	return nil
@@ -362,22 +390,26 @@ func (rs *restorer) dropExisting(files []*fileState) []*fileState {
 	keep := make([]bool, len(files))
 	_ = runIndexed(rs.ctx, rs.opts.Workers, len(files), func(i int) {
 		f := files[i]
-		fi, err := rs.root.Lstat(f.rel)
-		if err != nil {
-			keep[i] = true
-			return
-		}
-		if rs.opts.Overwrite == OverwriteNever || (statMatches(fi, f.node) && rs.sameContent(f)) {
-			rs.skipped.Add(1)
-			rs.opts.Progress.FilesSkipped.Add(1)
-			return
-		}
 		keep[i] = true
+		_ = rs.dirFDs.at(f.dir, func(dfd int) error {
+			var st unix.Stat_t
+			if unix.Fstatat(dfd, f.name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+				return nil
+			}
+			if rs.opts.Overwrite == OverwriteNever || (statMatches(&st, f.node) && rs.sameContent(dfd, f)) {
+				keep[i] = false
+				rs.skipped.Add(1)
+				rs.opts.Progress.FilesSkipped.Add(1)
+			}
+			return nil
+		})
 	})
 	out := files[:0]
 	for i, f := range files {
 		if keep[i] {
 			out = append(out, f)
+		} else if l, ok := rs.links[linkKey{f.node.DeviceID, f.node.Inode}]; ok && l.file == f {
+			f.done.Store(true) // existing and correct: later links may point to it
 		}
 	}
 	return out
@@ -385,14 +417,15 @@ func (rs *restorer) dropExisting(files []*fileState) []*fileState {
 
 // sameContent reports whether the existing file has exactly the snapshot's
 // content: each blob-sized piece must hash to its blob ID.
-func (rs *restorer) sameContent(f *fileState) bool {
-	h, err := rs.root.Open(f.rel)
+func (rs *restorer) sameContent(dfd int, f *fileState) bool {
+	fd, err := unix.Openat(dfd, f.name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}
-	defer h.Close()
+	defer unix.Close(fd)
 	idx := rs.r.Index()
 	var buf []byte
+	var off int64
 	for _, id := range f.node.Content {
 		loc, ok := idx.Lookup(id)
 		if !ok {
@@ -402,13 +435,25 @@ func (rs *restorer) sameContent(f *fileState) bool {
 			buf = make([]byte, loc.Blob.RawLen)
 		}
 		b := buf[:loc.Blob.RawLen]
-		if _, err := io.ReadFull(h, b); err != nil || rs.r.Hash(b) != id {
+		if !preadFull(fd, b, off) || rs.r.Hash(b) != id {
 			return false
 		}
+		off += int64(len(b))
 	}
 	var one [1]byte
-	n, _ := h.Read(one[:])
+	n, _ := unix.Pread(fd, one[:], off)
 	return n == 0
+}
+
+func preadFull(fd int, b []byte, off int64) bool {
+	for len(b) > 0 {
+		n, err := unix.Pread(fd, b, off)
+		if err != nil || n <= 0 {
+			return false
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return true
 }
 
 func runIndexed(ctx context.Context, workers, n int, fn func(i int)) error {

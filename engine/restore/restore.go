@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"runtime"
 	"sort"
+	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -69,7 +68,8 @@ type Options struct {
 	Progress *Progress
 	// OnError is called for every entry that could not be restored.
 	OnError func(path string, err error)
-	// BatchFiles bounds the files planned at once (0: 8192).
+	// BatchFiles bounds the files planned at once (0: from the open-file
+	// limit, at most 4096).
 	BatchFiles int
 }
 
@@ -97,8 +97,13 @@ func Run(ctx context.Context, r *repo.Repository, snap *format.Snapshot, opts Op
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0) + 1
 	}
+	fdLimit := 1024
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && lim.Cur > 64 {
+		fdLimit = int(min(lim.Cur, 1<<20))
+	}
 	if opts.BatchFiles <= 0 {
-		opts.BatchFiles = 8192
+		opts.BatchFiles = min(max(fdLimit/4, 16), 4096)
 	}
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}
@@ -110,18 +115,21 @@ func Run(ctx context.Context, r *repo.Repository, snap *format.Snapshot, opts Op
 	if err := os.MkdirAll(opts.Target, 0o700); err != nil {
 		return nil, fmt.Errorf("restore: target: %w", err)
 	}
-	root, err := os.OpenRoot(opts.Target)
+	dirs, err := newDirFDs(opts.Target, min(max(fdLimit/8, 8), 1024))
 	if err != nil {
-		return nil, fmt.Errorf("restore: target: %w", err)
+		return nil, fmt.Errorf("restore: %w", err)
 	}
-	defer root.Close()
-	rs := &restorer{r: r, opts: opts, root: root, owner: owner, ctx: ctx, links: map[linkKey]string{}}
+	defer dirs.close()
+	rs := &restorer{r: r, opts: opts, dirFDs: dirs, owner: owner, ctx: ctx, links: map[linkKey]linkTarget{},
+		euid: os.Geteuid(), egid: os.Getegid(), umask: currentUmask()}
 	top := &dirEntry{rel: ".", created: true}
-	if err := rs.walk(ctx, snap.Tree, top, "/"); err != nil {
-		rs.flushBatch()
-		return rs.result(), err
+	rs.startWorkers()
+	err = rs.walk(ctx, snap.Tree, top, "/")
+	if err == nil {
+		err = rs.flushBatch()
 	}
-	if err := rs.flushBatch(); err != nil {
+	rs.stopWorkers()
+	if err != nil {
 		return rs.result(), err
 	}
 	rs.finishLinks()
@@ -130,26 +138,45 @@ func Run(ctx context.Context, r *repo.Repository, snap *format.Snapshot, opts Op
 }
 
 type restorer struct {
-	r     *repo.Repository
-	opts  Options
-	root  *os.Root
-	owner bool
-	ctx   context.Context
+	r      *repo.Repository
+	opts   Options
+	dirFDs *dirFDs
+	owner  bool
+	ctx    context.Context
 
 	batch     []*fileState
+	jobs      chan *packJob
+	wg        sync.WaitGroup
 	dirs      []*dirEntry
-	links     map[linkKey]string // first restored path of a hard-link group
+	links     map[linkKey]linkTarget // first restored name of a hard-link group
 	pendLinks []pendingLink
+
+	euid, egid int
+	umask      uint32
 
 	files, skipped, dirCount, linkCount, errCount, bytes atomic.Int64
 }
 
+// currentUmask reads the process umask (setting it back at once).
+func currentUmask() uint32 {
+	m := unix.Umask(0o22)
+	unix.Umask(m)
+	return uint32(m)
+}
+
 type linkKey struct{ dev, ino uint64 }
 
+type linkTarget struct {
+	dir  *dirEntry
+	name string
+	file *fileState
+}
+
 type pendingLink struct {
-	key linkKey
-	rel string
-	dir *dirEntry
+	key  linkKey
+	dir  *dirEntry
+	name string
+	rel  string
 }
 
 func (rs *restorer) result() *Result {
@@ -168,6 +195,7 @@ func (rs *restorer) fail(rel string, err error) {
 // dirEntry is a directory of the snapshot; it is created lazily, when the
 // first entry inside it is restored.
 type dirEntry struct {
+	name    string // name in the parent ("" for the target itself)
 	rel     string // relative to the target, slash-separated
 	node    *format.Node
 	parent  *dirEntry
@@ -175,7 +203,8 @@ type dirEntry struct {
 	failed  error
 }
 
-// ensure creates d (and its parents) in the target.
+// ensure creates d (and its parents) in the target. Only the walker calls
+// it, so it needs no lock.
 func (rs *restorer) ensure(d *dirEntry) error {
 	if d.created {
 		return nil
@@ -187,18 +216,26 @@ func (rs *restorer) ensure(d *dirEntry) error {
 		d.failed = err
 		return err
 	}
-	err := rs.root.Mkdir(d.rel, 0o700)
-	if errors.Is(err, fs.ErrExist) {
-		var fi fs.FileInfo
-		fi, err = rs.root.Lstat(d.rel)
-		if err == nil && !fi.IsDir() {
-			if rs.opts.Overwrite == OverwriteNever {
-				err = fmt.Errorf("a non-directory is in the way")
-			} else if err = rs.root.RemoveAll(d.rel); err == nil {
-				err = rs.root.Mkdir(d.rel, 0o700)
-			}
+	err := rs.dirFDs.at(d.parent, func(pfd int) error {
+		err := unix.Mkdirat(pfd, d.name, 0o700)
+		if !errors.Is(err, unix.EEXIST) {
+			return err
 		}
-	}
+		var st unix.Stat_t
+		if err := unix.Fstatat(pfd, d.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return nil
+		}
+		if rs.opts.Overwrite == OverwriteNever {
+			return errors.New("a non-directory is in the way")
+		}
+		if err := removeAllAt(pfd, d.name, 0); err != nil {
+			return err
+		}
+		return unix.Mkdirat(pfd, d.name, 0o700)
+	})
 	if err != nil {
 		d.failed = fmt.Errorf("create directory: %w", err)
 		return d.failed
@@ -231,11 +268,11 @@ func (rs *restorer) walk(ctx context.Context, id format.ID, dir *dirEntry, snapP
 	}
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
+		sp := path.Join(snapPath, n.Name)
 		if !format.ValidName(n.Name) {
-			rs.fail(path.Join(snapPath, n.Name), fmt.Errorf("unsafe name %q", n.Name))
+			rs.fail(sp, fmt.Errorf("unsafe name %q", n.Name))
 			continue
 		}
-		sp := path.Join(snapPath, n.Name)
 		rel := path.Join(dir.rel, n.Name)
 		take, descend := rs.selected(sp, n.Type == format.TypeDir)
 		switch n.Type {
@@ -243,7 +280,7 @@ func (rs *restorer) walk(ctx context.Context, id format.ID, dir *dirEntry, snapP
 			if !descend {
 				continue
 			}
-			sub := &dirEntry{rel: rel, node: n, parent: dir}
+			sub := &dirEntry{name: n.Name, rel: rel, node: n, parent: dir}
 			if take {
 				if err := rs.ensure(sub); err != nil {
 					rs.fail(sp, err)
@@ -266,15 +303,16 @@ func (rs *restorer) walk(ctx context.Context, id format.ID, dir *dirEntry, snapP
 				rs.fail(sp, err)
 				continue
 			}
+			f := &fileState{dir: dir, name: n.Name, rel: rel, snapPath: sp, node: n, fd: -1}
 			if n.Links > 1 && n.Inode != 0 {
 				k := linkKey{n.DeviceID, n.Inode}
 				if _, ok := rs.links[k]; ok {
-					rs.pendLinks = append(rs.pendLinks, pendingLink{key: k, rel: rel, dir: dir})
+					rs.pendLinks = append(rs.pendLinks, pendingLink{key: k, dir: dir, name: n.Name, rel: rel})
 					continue
 				}
-				rs.links[k] = rel
+				rs.links[k] = linkTarget{dir: dir, name: n.Name, file: f}
 			}
-			rs.batch = append(rs.batch, &fileState{dir: dir, name: n.Name, rel: rel, snapPath: sp, node: n})
+			rs.batch = append(rs.batch, f)
 			if len(rs.batch) >= rs.opts.BatchFiles {
 				if err := rs.flushBatch(); err != nil {
 					return err
@@ -288,7 +326,7 @@ func (rs *restorer) walk(ctx context.Context, id format.ID, dir *dirEntry, snapP
 				rs.fail(sp, err)
 				continue
 			}
-			if err := rs.special(rel, n); err != nil {
+			if err := rs.dirFDs.at(dir, func(dfd int) error { return rs.special(dfd, n) }); err != nil {
 				rs.fail(sp, err)
 			}
 		}
@@ -296,30 +334,26 @@ func (rs *restorer) walk(ctx context.Context, id format.ID, dir *dirEntry, snapP
 	return nil
 }
 
-// special creates a symlink, device, FIFO or socket node.
-func (rs *restorer) special(rel string, n *format.Node) error {
-	if fi, err := rs.root.Lstat(rel); err == nil {
-		if rs.opts.Overwrite == OverwriteNever || (rs.opts.Overwrite == OverwriteIfChanged && rs.sameSpecial(rel, fi, n)) {
+// special creates a symlink, device, FIFO or socket node in dfd.
+func (rs *restorer) special(dfd int, n *format.Node) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dfd, n.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+		if rs.opts.Overwrite == OverwriteNever || (rs.opts.Overwrite == OverwriteIfChanged && sameSpecial(dfd, &st, n)) {
 			rs.skipped.Add(1)
 			return nil
 		}
-		if fi.IsDir() {
-			err = rs.root.RemoveAll(rel)
-		} else {
-			err = rs.root.Remove(rel)
-		}
-		if err != nil {
+		if err := removeAllAt(dfd, n.Name, 0); err != nil {
 			return fmt.Errorf("replace: %w", err)
 		}
 	}
 	switch n.Type {
 	case format.TypeSymlink:
-		if err := rs.root.Symlink(n.LinkTarget, rel); err != nil {
+		if err := unix.Symlinkat(n.LinkTarget, dfd, n.Name); err != nil {
 			return fmt.Errorf("symlink: %w", err)
 		}
 	case format.TypeFIFO:
-		if err := rs.mknodAt(rel, unix.S_IFIFO|n.Mode&0o7777, 0); err != nil {
-			return err
+		if err := unix.Mknodat(dfd, n.Name, unix.S_IFIFO|n.Mode&0o777, 0); err != nil {
+			return fmt.Errorf("mkfifo: %w", err)
 		}
 	case format.TypeDev, format.TypeCharDev:
 		if !rs.owner {
@@ -329,140 +363,116 @@ func (rs *restorer) special(rel string, n *format.Node) error {
 		if n.Type == format.TypeCharDev {
 			mode = unix.S_IFCHR
 		}
-		if err := rs.mknodAt(rel, mode|n.Mode&0o7777, int(n.Rdev)); err != nil {
-			return err
+		if err := unix.Mknodat(dfd, n.Name, mode|n.Mode&0o777, int(n.Rdev)); err != nil {
+			return fmt.Errorf("mknod: %w", err)
 		}
 	case format.TypeSocket:
 		return nil // sockets are recreated by their servers; nothing to restore
 	}
-	if rs.owner {
-		if err := rs.root.Lchown(rel, int(n.UID), int(n.GID)); err != nil {
-			return fmt.Errorf("chown: %w", err)
-		}
-	}
-	if n.Type != format.TypeSymlink {
-		if err := rs.root.Chmod(rel, fileMode(n.Mode)); err != nil {
-			return fmt.Errorf("chmod: %w", err)
-		}
-	}
-	if err := rs.lutimes(rel, n.MTime); err != nil {
+	if err := rs.setMeta(dfd, n.Name, n, n.Type != format.TypeSymlink); err != nil {
 		return err
 	}
 	rs.files.Add(1)
 	return nil
 }
 
+// setMeta sets owner, mode (unless chmod is false: symlinks have none) and
+// mtime of name in dfd, never following a symlink.
+func (rs *restorer) setMeta(dfd int, name string, n *format.Node, chmod bool) error {
+	if rs.owner {
+		if err := unix.Fchownat(dfd, name, int(n.UID), int(n.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("chown: %w", err)
+		}
+	}
+	if chmod {
+		if err := unix.Fchmodat(dfd, name, n.Mode&0o7777, 0); err != nil {
+			return fmt.Errorf("chmod: %w", err)
+		}
+	}
+	return setTimes(dfd, name, n.MTime)
+}
+
+func setTimes(dfd int, name string, mtime time.Time) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(mtime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	if err := unix.UtimesNanoAt(dfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("set times: %w", err)
+	}
+	return nil
+}
+
 // sameSpecial reports whether the existing entry already is the node.
-func (rs *restorer) sameSpecial(rel string, fi fs.FileInfo, n *format.Node) bool {
+func sameSpecial(dfd int, st *unix.Stat_t, n *format.Node) bool {
 	switch n.Type {
 	case format.TypeSymlink:
-		t, err := rs.root.Readlink(rel)
-		return fi.Mode()&fs.ModeSymlink != 0 && err == nil && t == n.LinkTarget
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			return false
+		}
+		buf := make([]byte, len(n.LinkTarget)+1)
+		k, err := unix.Readlinkat(dfd, n.Name, buf)
+		return err == nil && string(buf[:k]) == n.LinkTarget
 	case format.TypeFIFO:
-		return fi.Mode()&fs.ModeNamedPipe != 0 && uint32(fi.Mode().Perm()) == n.Mode&0o777
+		return st.Mode&unix.S_IFMT == unix.S_IFIFO && st.Mode&0o777 == n.Mode&0o777
 	}
 	return false
-}
-
-// withDir runs fn with an open file descriptor of rel's parent directory,
-// opened through the root, and rel's base name.
-func (rs *restorer) withDir(rel string, fn func(dirfd int, name string) error) error {
-	d, err := rs.root.Open(path.Dir(rel))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return fn(int(d.Fd()), path.Base(rel))
-}
-
-func (rs *restorer) mknodAt(rel string, mode uint32, dev int) error {
-	return rs.withDir(rel, func(dirfd int, name string) error {
-		if err := unix.Mknodat(dirfd, name, mode, dev); err != nil {
-			return fmt.Errorf("mknod: %w", err)
-		}
-		return nil
-	})
-}
-
-// lutimes sets the mtime of rel without following a symlink.
-func (rs *restorer) lutimes(rel string, mtime time.Time) error {
-	return rs.withDir(rel, func(dirfd int, name string) error {
-		ts := []unix.Timespec{unix.NsecToTimespec(mtime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
-		if err := unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("set times: %w", err)
-		}
-		return nil
-	})
-}
-
-func fileMode(m uint32) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
 }
 
 // finishLinks creates the hard links whose first name was restored.
 func (rs *restorer) finishLinks() {
 	for _, l := range rs.pendLinks {
 		first := rs.links[l.key]
-		if fi, err := rs.root.Lstat(l.rel); err == nil {
-			if rs.opts.Overwrite == OverwriteNever {
-				rs.skipped.Add(1)
-				continue
-			}
-			if fi.IsDir() {
-				err = rs.root.RemoveAll(l.rel)
-			} else {
-				err = rs.root.Remove(l.rel)
-			}
-			if err != nil {
-				rs.fail(l.rel, err)
-				continue
-			}
-		}
-		if err := rs.root.Link(first, l.rel); err != nil {
-			rs.fail(l.rel, fmt.Errorf("hard link to %s: %w", first, err))
+		if !first.file.done.Load() {
+			rs.fail(l.rel, fmt.Errorf("hard link: its first name %s was not restored", first.file.rel))
 			continue
 		}
-		rs.linkCount.Add(1)
+		err := rs.dirFDs.at(first.dir, func(ffd int) error {
+			return rs.dirFDs.at(l.dir, func(dfd int) error {
+				var st unix.Stat_t
+				if err := unix.Fstatat(dfd, l.name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+					if rs.opts.Overwrite == OverwriteNever {
+						rs.skipped.Add(1)
+						return nil
+					}
+					if err := removeAllAt(dfd, l.name, 0); err != nil {
+						return err
+					}
+				}
+				if err := unix.Linkat(ffd, first.name, dfd, l.name, 0); err != nil {
+					return fmt.Errorf("hard link to %s: %w", first.file.rel, err)
+				}
+				rs.linkCount.Add(1)
+				return nil
+			})
+		})
+		if err != nil {
+			rs.fail(l.rel, err)
+		}
 	}
 }
 
 // finishDirs sets directory metadata, deepest first, since restoring
 // entries changed the directories' mtimes.
 func (rs *restorer) finishDirs() {
-	sort.SliceStable(rs.dirs, func(i, j int) bool { return len(rs.dirs[i].rel) > len(rs.dirs[j].rel) })
+	sort.SliceStable(rs.dirs, func(i, j int) bool { return depth(rs.dirs[i]) > depth(rs.dirs[j]) })
 	for _, d := range rs.dirs {
-		n := d.node
-		if n == nil {
+		if d.node == nil || d.parent == nil {
 			continue
 		}
-		if rs.owner {
-			if err := rs.root.Lchown(d.rel, int(n.UID), int(n.GID)); err != nil {
-				rs.fail(d.rel, fmt.Errorf("chown: %w", err))
-			}
-		}
-		if err := rs.root.Chmod(d.rel, fileMode(n.Mode)|fs.ModeDir); err != nil {
-			rs.fail(d.rel, fmt.Errorf("chmod: %w", err))
-		}
-		if err := rs.lutimes(d.rel, n.MTime); err != nil {
+		err := rs.dirFDs.at(d.parent, func(pfd int) error { return rs.setMeta(pfd, d.name, d.node, true) })
+		if err != nil {
 			rs.fail(d.rel, err)
 		}
 	}
 }
 
-func statMatches(fi fs.FileInfo, n *format.Node) bool {
-	if !fi.Mode().IsRegular() || uint64(fi.Size()) != n.Size || !fi.ModTime().Equal(n.MTime) {
-		return false
+func depth(d *dirEntry) int {
+	n := 0
+	for ; d != nil; d = d.parent {
+		n++
 	}
-	_, ok := fi.Sys().(*syscall.Stat_t)
-	return ok
+	return n
+}
+
+func statMatches(st *unix.Stat_t, n *format.Node) bool {
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && uint64(st.Size) == n.Size &&
+		time.Unix(st.Mtim.Sec, st.Mtim.Nsec).Equal(n.MTime)
 }

@@ -47,7 +47,21 @@ func (s *Set) Put(ctx context.Context, name string, r io.ReadSeeker, size int64,
 	}
 	var body func() (io.ReadSeeker, error)
 	parallel := size <= s.bufLimit
-	if parallel {
+	sized, isSized := r.(interface{ Size() int64 })
+	exact := isSized && sized.Size() == size
+	if exact && len(s.static) == 1 {
+		// One region: hand the caller's reader straight through.
+		parallel = true
+		body = func() (io.ReadSeeker, error) {
+			_, err := r.Seek(0, io.SeekStart)
+			return r, err
+		}
+	} else if ra, isRA := r.(io.ReaderAt); isRA && exact {
+		// Random access (a bytes.Reader, a file): every region reads its
+		// own section of the same bytes, with no copy.
+		parallel = true
+		body = func() (io.ReadSeeker, error) { return io.NewSectionReader(ra, 0, size), nil }
+	} else if parallel {
 		buf := make([]byte, size)
 		if _, err := io.ReadFull(r, buf); err != nil {
 			if errors.Is(err, io.EOF) {

@@ -1,0 +1,186 @@
+package backup_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"lifeboat/engine/backup"
+	"lifeboat/engine/enginetest"
+	"lifeboat/engine/format"
+	"lifeboat/engine/repo"
+	"lifeboat/storage"
+	"lifeboat/storage/fault"
+	"lifeboat/storage/mem"
+)
+
+func run(t *testing.T, r *repo.Repository, opts backup.Options) *backup.Result {
+	t.Helper()
+	res, err := backup.Run(context.Background(), r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestUnchangedFilesAreNotReadAgain(t *testing.T) {
+	r, _ := enginetest.NewRepo(t, mem.New())
+	src := filepath.Join(t.TempDir(), "src")
+	enginetest.MakeTree(t, src, 1)
+	first := run(t, r, backup.Options{Paths: []string{src}, Host: "h"})
+	if first.Snapshot.Summary.FilesNew == 0 || first.Snapshot.Summary.BytesRead == 0 {
+		t.Fatalf("first backup read nothing: %+v", first.Snapshot.Summary)
+	}
+	parent := &repo.SnapshotRef{ID: first.ID, Snapshot: first.Snapshot}
+	second := run(t, r, backup.Options{Paths: []string{src}, Host: "h", Parent: parent})
+	s := second.Snapshot.Summary
+	if s.BytesRead != 0 || s.FilesNew != 0 || s.FilesChanged != 0 || s.BlobsAdded != 0 {
+		t.Fatalf("no-change backup read or added data: %+v", s)
+	}
+	if second.Snapshot.Tree != first.Snapshot.Tree {
+		t.Fatal("no-change backup produced a different tree")
+	}
+	// Change one file: only it is read.
+	p := filepath.Join(src, "d0", "e0", "f00")
+	if err := os.WriteFile(p, []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	third := run(t, r, backup.Options{Paths: []string{src}, Host: "h", Parent: &repo.SnapshotRef{ID: second.ID, Snapshot: second.Snapshot}})
+	if s := third.Snapshot.Summary; s.FilesChanged != 1 || s.BytesRead != int64(len("changed")) {
+		t.Fatalf("after one change: %+v", s)
+	}
+}
+
+func TestExcludes(t *testing.T) {
+	r, _ := enginetest.NewRepo(t, mem.New())
+	src := filepath.Join(t.TempDir(), "src")
+	enginetest.MakeTree(t, src, 2)
+	m, err := backup.NewMatcher([]string{"f0*", filepath.Join(src, "d1"), "big/**"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, r, backup.Options{Paths: []string{src}, Host: "h", Exclude: m})
+	names := listAll(t, r, res.Snapshot.Tree, "/")
+	for _, n := range names {
+		if strings.Contains(n, "/f0") || strings.Contains(n, "/d1/") || strings.HasSuffix(n, "/d1") || strings.Contains(n, "/big/") {
+			t.Errorf("excluded path in snapshot: %s", n)
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("nothing backed up")
+	}
+}
+
+func listAll(t *testing.T, r *repo.Repository, id format.ID, dir string) []string {
+	t.Helper()
+	tr, err := r.LoadTree(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, n := range tr.Nodes {
+		p := filepath.Join(dir, n.Name)
+		out = append(out, p)
+		if n.Type == format.TypeDir {
+			out = append(out, listAll(t, r, *n.Subtree, p)...)
+		}
+	}
+	return out
+}
+
+func TestMatcher(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, path string
+		want          bool
+	}{
+		{"*.tmp", "/a/b/c.tmp", true},
+		{"*.tmp", "/a/b.tmp/c", true},
+		{"*.tmp", "/a/b/c.tmpx", false},
+		{"node_modules", "/x/node_modules/y", true},
+		{"/home/*/cache", "/home/u/cache/z", true},
+		{"/home/*/cache", "/x/home/u/cache", false},
+		{"build/**/obj", "/src/build/a/b/obj", true},
+		{"build/**/obj", "/src/build/obj", true},
+		{"f?", "/d/f1", true},
+		{"f?", "/d/f12", false},
+		{"[ab]x", "/d/ax", true},
+		{"[!ab]x", "/d/ax", false},
+	} {
+		m, err := backup.NewMatcher([]string{tc.pattern})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Excluded(tc.path); got != tc.want {
+			t.Errorf("%q on %q = %v, want %v", tc.pattern, tc.path, got, tc.want)
+		}
+	}
+}
+
+// An interrupted backup (the storage fails mid-run) leaves packs that are
+// indexed, and the next run uploads less than everything again.
+func TestInterruptedBackupReusesPacks(t *testing.T) {
+	inner := mem.New()
+	st := fault.New(inner)
+	r, id := enginetest.NewRepo(t, st)
+	src := filepath.Join(t.TempDir(), "src")
+	enginetest.MakeTree(t, src, 3)
+	// Let two packs through, then fail every further pack upload.
+	var puts atomic.Int64
+	st.FailOn(fault.OpPut, func(name string) bool {
+		return strings.HasPrefix(name, format.DataPrefix) && puts.Add(1) > 2
+	}, errors.New("disk on fire"), -1)
+	_, err := backup.Run(context.Background(), r, backup.Options{Paths: []string{src}, Host: "h"})
+	if err == nil {
+		t.Fatal("backup succeeded despite failing storage")
+	}
+	st.Reset()
+	var snaps int
+	inner.List(context.Background(), format.SnapshotPrefix, func(storage.Info) error { snaps++; return nil })
+	if snaps != 0 {
+		t.Fatal("a failed backup committed a snapshot")
+	}
+	// A new process: the packs uploaded before the failure are indexed.
+	r2 := enginetest.Reopen(t, st, id)
+	if r2.Index().Len() == 0 {
+		t.Fatal("interrupted backup left no indexed blobs")
+	}
+	res := run(t, r2, backup.Options{Paths: []string{src}, Host: "h"})
+	total := int64(0)
+	filepath.Walk(src, func(_ string, fi os.FileInfo, _ error) error {
+		if fi.Mode().IsRegular() {
+			total += fi.Size()
+		}
+		return nil
+	})
+	if res.Stats.BytesAdded >= total {
+		t.Fatalf("second run added %d bytes of %d: nothing reused", res.Stats.BytesAdded, total)
+	}
+}
+
+func TestUnreadableFileMakesPartialSnapshot(t *testing.T) {
+	r, _ := enginetest.NewRepo(t, mem.New())
+	src := filepath.Join(t.TempDir(), "src")
+	enginetest.MakeTree(t, src, 4)
+	bad := filepath.Join(src, "d0", "e0", "f00")
+	restore := backup.SetOpenFileForTest(func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		if name == bad {
+			return nil, os.ErrPermission
+		}
+		return os.OpenFile(name, flag, perm)
+	})
+	defer restore()
+	var warned []string
+	res := run(t, r, backup.Options{Paths: []string{src}, Host: "h", OnWarning: func(p string, err error) { warned = append(warned, p) }})
+	if !res.Snapshot.Summary.Partial || res.Warnings != 1 || len(warned) != 1 || warned[0] != bad {
+		t.Fatalf("partial=%v warnings=%d warned=%v", res.Snapshot.Summary.Partial, res.Warnings, warned)
+	}
+	for _, n := range listAll(t, r, res.Snapshot.Tree, "/") {
+		if n == bad {
+			t.Fatal("unreadable file is in the snapshot")
+		}
+	}
+}
