@@ -99,7 +99,7 @@ func (a *app) keyAddCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&recipient, "recipient", "", "age `RECIPIENT` (age1…) or SSH public key line")
 	f.BoolVar(&passphrase, "new-passphrase", false, "add a passphrase key (LIFEBOAT_NEW_PASSPHRASE_FILE or a prompt)")
-	f.IntVar(&logN, "scrypt-log-n", 0, "scrypt work factor for a passphrase key, 10-22 (default 16)")
+	f.IntVar(&logN, "scrypt-log-n", 0, "scrypt work factor for a passphrase key, 10-22 (default 15)")
 	f.StringVar(&label, "label", "", "a label for the key")
 	return cmd
 }

@@ -384,24 +384,34 @@ func (r *Repository) VerifyPackBytes(pack PackInfo, sealed []byte, fn func(b *fo
 	if format.ID(sha256.Sum256(sealed)) != pack.ID {
 		return nil, &IntegrityError{Object: name, Err: fmt.Errorf("content does not match its name: %w", ErrHashMismatch)}
 	}
-	plain, err := r.dk.Open(sealed)
+	// Random access over the sealed bytes: each blob is decrypted into one
+	// reused buffer, so no plaintext copy of the whole pack is made.
+	ra, plainSize, err := r.dk.OpenReaderAt(bytesReaderAt(sealed), int64(len(sealed)))
 	if err != nil {
 		return nil, &IntegrityError{Object: name, Err: err}
 	}
-	if len(plain) < 8 {
-		return nil, &IntegrityError{Object: name, Err: fmt.Errorf("plaintext of %d bytes", len(plain))}
+	if plainSize < 8 {
+		return nil, &IntegrityError{Object: name, Err: fmt.Errorf("plaintext of %d bytes", plainSize)}
 	}
-	blobs, err := trailerFrom(bytesReaderAt(plain), name, int64(len(plain)))
+	blobs, err := trailerFrom(ra, name, plainSize)
 	if err != nil {
 		return nil, err
 	}
-	var dst []byte
+	var stored, dst []byte
 	for i := range blobs {
 		b := &blobs[i]
+		if cap(stored) < int(b.Length) {
+			stored = make([]byte, b.Length)
+		}
+		s := stored[:b.Length]
+		if _, err := ra.ReadAt(s, int64(b.Offset)); err != nil && !errors.Is(err, io.EOF) {
+			fn(b, &IntegrityError{Object: name, Blob: b.ID, Err: err})
+			continue
+		}
 		if b.Compressed() && cap(dst) < int(b.RawLen) {
 			dst = make([]byte, 0, b.RawLen)
 		}
-		_, err := r.decodeBlob(pack.ID, b, plain[b.Offset:b.Offset+b.Length], dst)
+		_, err := r.decodeBlob(pack.ID, b, s, dst)
 		fn(b, err)
 	}
 	return blobs, nil

@@ -34,8 +34,9 @@ type Repository struct {
 	now     func() time.Time
 	keyName string // the key object this session opened the repository with
 
-	idx   *Index
-	trees *treePacks
+	idx    *Index
+	trees  *treePacks
+	tmpDir string
 
 	reads      readTracker
 	repair     bool
@@ -56,6 +57,8 @@ type Options struct {
 	Rand io.Reader
 	// Concurrency bounds parallel uploads (0: from the storage's capabilities).
 	Concurrency int
+	// TempDir holds packs being written, unlinked ("": the system's).
+	TempDir string
 }
 
 func (o *Options) defaults() {
@@ -102,7 +105,9 @@ func Init(ctx context.Context, st storage.Storage, opts InitOptions) (*Repositor
 		return nil, fmt.Errorf("init: %w", err)
 	}
 	if opts.Compression == 0 {
-		opts.Compression = compress.LevelFastest
+		// Measured on the benchmark tree: zstd "default" costs about the
+		// same CPU as "fastest" here and stores 1.8% less.
+		opts.Compression = compress.LevelDefault
 	}
 	if opts.PackSize == 0 {
 		opts.PackSize = DefaultPackSize
@@ -174,6 +179,7 @@ func newRepository(st storage.Storage, cfg *format.Config, master *crypto.Master
 		now:    opts.Now,
 		idx:    newIndex(),
 		trees:  newTreePacks(treePackCacheBytes),
+		tmpDir: opts.TempDir,
 	}
 	if opts.CacheDir != "" && !st.Capabilities().Local {
 		r.cache = newCache(opts.CacheDir, cfg.ID)

@@ -1,14 +1,15 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
+	"os"
 	"sync"
 
-	"lifeboat/crypto"
 	"lifeboat/engine/compress"
 	"lifeboat/engine/format"
 	"lifeboat/storage"
@@ -34,12 +35,12 @@ type writer struct {
 	pending map[format.ID]struct{}
 	stats   WriteStats
 
+	sendMu sync.Mutex  // serializes hand-offs of full packs
 	packMu sync.Mutex  // guards open
 	open   [3]*packBuf // packs being filled, by blob type
 
 	uploads chan *packBuf
 	wg      sync.WaitGroup
-	free    chan []byte // recycled plaintext buffers
 
 	doneMu    sync.Mutex
 	written   []format.IndexPack
@@ -47,10 +48,32 @@ type writer struct {
 	err       error
 }
 
+// packBuf is a pack being filled. Blobs are encrypted as they are added,
+// straight into an unlinked temporary file (hashing as it goes): packs are
+// never held in memory, which keeps a backup's memory small; the page cache
+// absorbs the file.
 type packBuf struct {
 	typ   format.BlobType
-	buf   []byte
+	file  *os.File
+	hash  hash.Hash
+	out   countingWriter
+	sw    io.WriteCloser // age stream writer into out
+	size  int64          // plaintext bytes written so far
 	blobs []format.Blob
+}
+
+// countingWriter writes to a file and a hash, counting bytes.
+type countingWriter struct {
+	f *os.File
+	h hash.Hash
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.f.Write(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
 }
 
 func (r *Repository) getWriter(ctx context.Context) *writer {
@@ -60,7 +83,7 @@ func (r *Repository) getWriter(ctx context.Context) *writer {
 		// Each uploader holds one sealed pack while it uploads; a region
 		// set already fans each upload out to every region in parallel, so
 		// a few uploaders keep the network busy without much memory.
-		n := 2
+		n := 1
 		if !r.st.Capabilities().Local {
 			n = min(r.concurrency(), 4)
 		}
@@ -68,7 +91,6 @@ func (r *Repository) getWriter(ctx context.Context) *writer {
 			r: r, ctx: ctx,
 			pending: map[format.ID]struct{}{},
 			uploads: make(chan *packBuf),
-			free:    make(chan []byte, 2),
 		}
 		for i := 0; i < n; i++ {
 			w.wg.Add(1)
@@ -138,34 +160,58 @@ func (w *writer) add(typ format.BlobType, b format.Blob, stored []byte) error {
 	w.packMu.Lock()
 	var full *packBuf
 	p := w.open[typ]
-	if p != nil && len(p.blobs) > 0 && int64(len(p.buf)+len(stored)) > w.r.cfg.PackSize {
+	if p != nil && len(p.blobs) > 0 && p.size+int64(len(stored)) > w.r.cfg.PackSize {
 		full, p = p, nil
+		w.open[typ] = nil
 	}
 	if p == nil {
-		p = &packBuf{typ: typ, buf: w.buffer()}
+		var err error
+		if p, err = w.newPack(typ); err != nil {
+			w.packMu.Unlock()
+			return err
+		}
 		w.open[typ] = p
 	}
-	b.Offset = uint32(len(p.buf))
-	p.buf = append(p.buf, stored...)
+	b.Offset = uint32(p.size)
+	_, err := p.sw.Write(stored)
+	p.size += int64(len(stored))
 	p.blobs = append(p.blobs, b)
 	w.packMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("seal pack: %w", err)
+	}
 	w.mu.Lock()
 	w.stats.Blobs++
 	w.stats.BytesAdded += int64(b.RawLen)
 	w.mu.Unlock()
 	if full != nil {
+		// One full pack waits for an uploader at a time; other fillers
+		// queue here, which bounds the packs held in memory.
+		w.sendMu.Lock()
+		defer w.sendMu.Unlock()
 		return w.send(full)
 	}
 	return nil
 }
 
-func (w *writer) buffer() []byte {
-	select {
-	case b := <-w.free:
-		return b[:0]
-	default:
-		return make([]byte, 0, w.r.cfg.PackSize+64<<10)
+// newPack starts a pack in a new unlinked temporary file.
+func (w *writer) newPack(typ format.BlobType) (*packBuf, error) {
+	f, err := os.CreateTemp(w.r.tmpDir, "lifeboat-pack-*")
+	if err != nil {
+		return nil, fmt.Errorf("pack temporary file: %w", err)
 	}
+	// Unlinked at once: a crash leaves nothing behind.
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pack temporary file: %w", err)
+	}
+	p := &packBuf{typ: typ, file: f, hash: sha256.New()}
+	p.out = countingWriter{f: f, h: p.hash}
+	if p.sw, err = w.r.dk.SealWriter(&p.out); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seal pack: %w", err)
+	}
+	return p, nil
 }
 
 // send hands a full pack to the uploaders. Blocking here, with no lock
@@ -181,52 +227,42 @@ func (w *writer) send(p *packBuf) error {
 
 func (w *writer) uploader() {
 	defer w.wg.Done()
-	var sealBuf bytes.Buffer
 	for p := range w.uploads {
 		if w.failed() != nil {
 			continue // drain
 		}
-		if err := w.upload(p, &sealBuf); err != nil {
+		if err := w.upload(p); err != nil {
 			w.fail(err)
 		}
 	}
 }
 
-// recycle returns a pack's plaintext buffer for the packers to refill.
-func (w *writer) recycle(buf []byte) {
-	select {
-	case w.free <- buf:
-	default:
-	}
-}
-
-func (w *writer) upload(p *packBuf, sealBuf *bytes.Buffer) error {
+func (w *writer) upload(p *packBuf) error {
 	r := w.r
-	p.buf = append(p.buf, format.EncodePackTrailer(p.blobs)...)
-	sealBuf.Reset()
-	sealBuf.Grow(int(crypto.SealedSize(int64(len(p.buf)))))
-	sw, err := r.dk.SealWriter(sealBuf)
-	if err != nil {
+	defer p.file.Close()
+	if _, err := p.sw.Write(format.EncodePackTrailer(p.blobs)); err != nil {
 		return fmt.Errorf("seal pack: %w", err)
 	}
-	if _, err := sw.Write(p.buf); err != nil {
+	if err := p.sw.Close(); err != nil {
 		return fmt.Errorf("seal pack: %w", err)
 	}
-	if err := sw.Close(); err != nil {
-		return fmt.Errorf("seal pack: %w", err)
-	}
-	w.recycle(p.buf) // sealed: the plaintext is no longer needed
-	p.buf = nil
-	sealed := sealBuf.Bytes()
-	id := format.ID(sha256.Sum256(sealed))
+	size := p.out.n
+	var id format.ID
+	p.hash.Sum(id[:0])
 	name := format.PackName(id)
-	if err := r.st.Put(w.ctx, name, bytes.NewReader(sealed), int64(len(sealed)), storage.PutOptions{}); err != nil {
+	if _, err := p.file.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("upload pack %s: %w", id.Short(), err)
+	}
+	if err := r.st.Put(w.ctx, name, p.file, size, storage.PutOptions{}); err != nil {
 		return fmt.Errorf("upload pack %s: %w", id.Short(), err)
 	}
 	if r.cache != nil && p.typ == format.BlobTree {
-		r.cache.put(name, sealed)
+		sealed := make([]byte, size)
+		if _, err := p.file.ReadAt(sealed, 0); err == nil {
+			r.cache.put(name, sealed)
+		}
 	}
-	ip := format.IndexPack{ID: id, Size: int64(len(sealed)), Blobs: p.blobs}
+	ip := format.IndexPack{ID: id, Size: size, Blobs: p.blobs}
 	frag, err := r.writeIndex(w.ctx, []format.IndexPack{ip})
 	if err != nil {
 		return err
@@ -237,7 +273,7 @@ func (w *writer) upload(p *packBuf, sealBuf *bytes.Buffer) error {
 		delete(w.pending, p.blobs[i].ID)
 	}
 	w.stats.Packs++
-	w.stats.BytesStored += int64(len(sealed))
+	w.stats.BytesStored += size
 	w.mu.Unlock()
 	w.doneMu.Lock()
 	w.written = append(w.written, ip)
