@@ -184,3 +184,22 @@ func TestUnreadableFileMakesPartialSnapshot(t *testing.T) {
 		}
 	}
 }
+
+func refOf(res *backup.Result) *repo.SnapshotRef {
+	return &repo.SnapshotRef{ID: res.ID, Snapshot: res.Snapshot}
+}
+
+func treeSize(tb testing.TB, root string) int64 {
+	tb.Helper()
+	var total int64
+	err := filepath.Walk(root, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			total += fi.Size()
+		}
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return total
+}

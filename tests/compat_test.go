@@ -1,0 +1,230 @@
+package tests
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"lifeboat/crypto"
+	"lifeboat/engine/backup"
+	"lifeboat/engine/check"
+	"lifeboat/engine/chunker"
+	"lifeboat/engine/repo"
+	"lifeboat/engine/restore"
+	"lifeboat/storage/local"
+)
+
+// Fixture repositories written by earlier format versions live in
+// testdata/fixtures/vN: repo/ (a local region), identity.txt, and
+// manifest.json (the expected restored tree). Every version must keep
+// restoring exactly. Regenerate the current version's fixture with
+// LIFEBOAT_WRITE_FIXTURES=1 (only when the format version changes).
+const fixtureDir = "testdata/fixtures"
+
+type manifestEntry struct {
+	Mode   string `json:"mode"`
+	SHA256 string `json:"sha256,omitempty"`
+	Target string `json:"target,omitempty"`
+	MTime  string `json:"mtime,omitempty"`
+}
+
+func manifest(t *testing.T, root string) map[string]manifestEntry {
+	t.Helper()
+	m := map[string]manifestEntry{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		e := manifestEntry{Mode: fi.Mode().String()}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			e.Target, _ = os.Readlink(p)
+		case fi.Mode().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
+			e.SHA256 = hex.EncodeToString(sum[:])
+			e.MTime = fi.ModTime().UTC().Format(time.RFC3339Nano)
+		}
+		if rel != "." {
+			m[filepath.ToSlash(rel)] = e
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestFixtureRepositoriesRestore(t *testing.T) {
+	if os.Getenv("LIFEBOAT_WRITE_FIXTURES") != "" {
+		writeFixture(t, filepath.Join(fixtureDir, "v1"))
+	}
+	versions, err := os.ReadDir(fixtureDir)
+	if err != nil || len(versions) == 0 {
+		t.Fatalf("no fixture repositories in %s: %v", fixtureDir, err)
+	}
+	for _, v := range versions {
+		t.Run(v.Name(), func(t *testing.T) {
+			dir := filepath.Join(fixtureDir, v.Name())
+			idData, err := os.ReadFile(filepath.Join(dir, "identity.txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := crypto.ParseIdentities(idData)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Work on a copy: opening must not need to write, but check it.
+			st, err := local.Open(filepath.Join(dir, "repo"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			r, err := repo.Open(ctx, st, id, repo.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := check.Run(ctx, r, check.Options{ReadData: true}); err != nil {
+				t.Fatalf("check: %v (%+v)", err, res)
+			}
+			snap, err := r.FindSnapshot(ctx, "latest", repo.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := t.TempDir()
+			res, err := restore.Run(ctx, r, snap.Snapshot, restore.Options{Target: target,
+				OnError: func(p string, err error) { t.Errorf("restore %s: %v", p, err) }})
+			if err != nil || res.Errors > 0 {
+				t.Fatalf("restore: %v %+v", err, res)
+			}
+			var want map[string]manifestEntry
+			data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &want); err != nil {
+				t.Fatal(err)
+			}
+			got := manifest(t, findDir(t, target, "fixture-src"))
+			compareManifests(t, want, got)
+		})
+	}
+}
+
+func compareManifests(t *testing.T, want, got map[string]manifestEntry) {
+	t.Helper()
+	var keys []string
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if got[k] != want[k] {
+			t.Errorf("%s: got %+v, want %+v", k, got[k], want[k])
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: restored but not in the fixture", k)
+		}
+	}
+}
+
+// writeFixture creates a small repository of the current format version.
+func writeFixture(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "fixture-src")
+	rng := rand.New(rand.NewPCG(7, 7))
+	files := map[string][]byte{"empty": nil, "small.txt": []byte("lifeboat fixture\n")}
+	text := make([]byte, 0, 200<<10)
+	for len(text) < 200<<10 {
+		text = fmt.Appendf(text, "line %d of the fixture text\n", len(text))
+	}
+	files["dir/text.log"] = text
+	random := make([]byte, 150<<10)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	files["dir/sub/random.bin"] = random
+	files["dir/sub/copy.bin"] = random
+	mtime := time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
+	for name, data := range files {
+		p := filepath.Join(src, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("dir/text.log", filepath.Join(src, "link")); err != nil {
+		t.Fatal(err)
+	}
+	idStr, rcStr, err := crypto.GenerateX25519()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := crypto.ParseRecipient(rcStr)
+	st, err := local.New(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r, err := repo.Init(ctx, st, repo.InitOptions{Recipient: rc, Host: "fixture",
+		Chunker: chunker.Params{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10}, PackSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backup.Run(ctx, r, backup.Options{Paths: []string{src}, Host: "fixture"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "identity.txt"), []byte("# test-only identity of the fixture repository\n"+idStr+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.MarshalIndent(manifest(t, src), "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// findDir returns the directory named name below root (the snapshot keeps
+// the absolute path the fixture was made at).
+func findDir(t *testing.T, root, name string) string {
+	t.Helper()
+	found := ""
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == name && found == "" {
+			found = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if found == "" {
+		t.Fatalf("no %s below %s", name, root)
+	}
+	return found
+}
