@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,7 @@ skipped; the snapshot is then marked partial and the exit code is 3.`,
 			}
 			prog := &backup.Progress{}
 			var warnings []string
+			var warnMu sync.Mutex
 			rep := a.startReporter("backup", func() status {
 				return status{Files: prog.FilesDone.Load(), Bytes: prog.BytesDone.Load(), Errors: prog.Errors.Load(), Current: prog.CurrentFile()}
 			})
@@ -80,9 +82,11 @@ skipped; the snapshot is then marked partial and the exit code is 3.`,
 				Program: "lifeboat " + version,
 				OnWarning: func(path string, err error) {
 					msg := fmt.Sprintf("%s: %v", path, err)
+					warnMu.Lock()
 					if len(warnings) < 1000 {
 						warnings = append(warnings, msg)
 					}
+					warnMu.Unlock()
 					rep.warn(msg)
 				},
 			})
@@ -90,9 +94,10 @@ skipped; the snapshot is then marked partial and the exit code is 3.`,
 			if err != nil {
 				return err
 			}
+			behind := regionsBehind(r.Storage(), res.ID)
 			s := res.Snapshot.Summary
 			if a.flags.json {
-				return a.finishBackupJSON(res, parent, warnings)
+				return a.finishBackupJSON(res, parent, warnings, behind)
 			}
 			if parent != nil {
 				a.printf("using parent snapshot %s\n", parent.ID.Short())
@@ -102,6 +107,7 @@ skipped; the snapshot is then marked partial and the exit code is 3.`,
 			a.printf("Added to the repository: %s (%s stored, %d packs)\n", formatBytes(s.BytesAdded), formatBytes(s.BytesStored), s.PacksAdded)
 			a.printf("processed %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), s.End.Sub(s.Start).Round(time.Millisecond))
 			fmt.Fprintf(a.stdout, "snapshot %s saved\n", res.ID.Short())
+			a.warnBehind(behind)
 			if res.Warnings > 0 {
 				fmt.Fprintf(a.stderr, "warning: %d files or directories could not be read; the snapshot is partial\n", res.Warnings)
 				return &silentError{code: ExitPartial}
@@ -120,7 +126,7 @@ skipped; the snapshot is then marked partial and the exit code is 3.`,
 	return cmd
 }
 
-func (a *app) finishBackupJSON(res *backup.Result, parent *repo.SnapshotRef, warnings []string) error {
+func (a *app) finishBackupJSON(res *backup.Result, parent *repo.SnapshotRef, warnings []string, behind []regionLag) error {
 	s := res.Snapshot.Summary
 	out := map[string]any{
 		"message_type":     "summary",
@@ -141,6 +147,9 @@ func (a *app) finishBackupJSON(res *backup.Result, parent *repo.SnapshotRef, war
 	}
 	if parent != nil {
 		out["parent"] = parent.ID.String()
+	}
+	if behind != nil {
+		out["regions_behind"] = behind
 	}
 	if err := a.printJSON(out); err != nil {
 		return err

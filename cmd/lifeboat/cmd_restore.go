@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -68,9 +69,12 @@ below the target as they were in the snapshot (e.g. DIR/home/user/…).`,
 			}
 			integrity := false
 			var failures []string
+			var failMu sync.Mutex
 			res, err := restore.Run(ctx, r, snap.Snapshot, restore.Options{
 				Target: o.target, Include: include, Exclude: exclude, Overwrite: mode, Progress: prog,
 				OnError: func(p string, err error) {
+					failMu.Lock()
+					defer failMu.Unlock()
 					var ie *repo.IntegrityError
 					if errors.As(err, &ie) || errors.Is(err, restore.ErrVerify) {
 						integrity = true

@@ -36,7 +36,7 @@ type Options struct {
 	// Parent is the snapshot whose unchanged files are not read again (nil:
 	// read everything).
 	Parent *repo.SnapshotRef
-	// Workers is the number of file workers (0: GOMAXPROCS+1).
+	// Workers is the number of file workers (0: GOMAXPROCS, at least 2).
 	Workers int
 	// Progress receives live counters (may be nil).
 	Progress *Progress
@@ -98,7 +98,9 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	slices.Sort(paths)
 	paths = slices.Compact(paths)
 	if opts.Workers <= 0 {
-		opts.Workers = runtime.GOMAXPROCS(0) + 1
+		// Reading is from the page cache as a rule, so one worker per core;
+		// each may hold a chunker window of twice the maximum chunk size.
+		opts.Workers = max(2, runtime.GOMAXPROCS(0))
 	}
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}
@@ -107,9 +109,10 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	defer cancel(nil)
 	b := &backuper{
 		r: r, opts: opts, ctx: ctx, cancel: cancel,
-		jobs:   make(chan fileJob, 4*opts.Workers),
-		params: r.ChunkerParams(),
-		users:  newNameCache(),
+		jobs:    make(chan fileJob, 4*opts.Workers),
+		params:  r.ChunkerParams(),
+		users:   newNameCache(),
+		walkSem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < opts.Workers; i++ {
@@ -132,6 +135,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	if ctx.Err() == nil {
 		b.walkVirtual(root, "/", buildVirtual(paths), oldRoot)
 	}
+	b.walkWG.Wait()
 	close(b.jobs)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
@@ -170,7 +174,9 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 		id := opts.Parent.ID
 		snap.Parent = &id
 	}
-	id, err := r.SaveSnapshot(ctx, snap)
+	// On a region set the snapshot goes only to the regions that hold
+	// every object written (repo.CommitSnapshot); the others are behind.
+	id, _, err := r.CommitSnapshot(ctx, snap)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
@@ -188,6 +194,9 @@ type backuper struct {
 	rootID *format.ID
 
 	filesNew, filesChanged, filesUnchanged atomic.Int64
+
+	walkSem chan struct{} // extra directory walkers
+	walkWG  sync.WaitGroup
 }
 
 func (b *backuper) warn(path string, err error) {
@@ -378,23 +387,36 @@ func (b *backuper) enumerate(d *dirState, path string, names []string, old *form
 		if b.ctx.Err() != nil {
 			return
 		}
-		var sub *format.Tree
-		if o := olds[d.nodes[c.slot].Name]; o != nil && o.Type == format.TypeDir && o.Subtree != nil {
-			t, err := b.r.LoadTree(b.ctx, *o.Subtree)
-			if err != nil {
-				b.cancel(fmt.Errorf("parent snapshot: %w", err))
-				return
+		c := c
+		walk := func() {
+			var sub *format.Tree
+			if o := olds[d.nodes[c.slot].Name]; o != nil && o.Type == format.TypeDir && o.Subtree != nil {
+				t, err := b.r.LoadTree(b.ctx, *o.Subtree)
+				if err != nil {
+					b.cancel(fmt.Errorf("parent snapshot: %w", err))
+					return
+				}
+				sub = t
 			}
-			sub = t
+			cd := &dirState{path: c.path, parent: d, slot: c.slot, dev: d.dev}
+			if c.v != nil {
+				cd.dev = devOf(c.fi) // virtual parents and targets start a new walk
+				b.walkVirtual(cd, c.path, c.v, sub)
+			} else {
+				b.walkDir(cd, c.path, sub)
+			}
 		}
-		cd := &dirState{path: c.path, parent: d, slot: c.slot, dev: d.dev}
-		if c.v != nil {
-			cd.dev = devOf(c.fi) // virtual parents and targets start a new walk
-		}
-		if c.v != nil {
-			b.walkVirtual(cd, c.path, c.v, sub)
-		} else {
-			b.walkDir(cd, c.path, sub)
+		// Subtrees are walked in parallel while a walker slot is free, and
+		// inline otherwise (which bounds the goroutines).
+		select {
+		case b.walkSem <- struct{}{}:
+			b.walkWG.Add(1)
+			go func() {
+				defer func() { <-b.walkSem; b.walkWG.Done() }()
+				walk()
+			}()
+		default:
+			walk()
 		}
 	}
 	b.childDone(d)
@@ -510,6 +532,38 @@ func (b *backuper) worker() {
 	}
 }
 
+// smallBufs recycles read buffers of small files.
+var smallBufs sync.Pool
+
+// saveSmall reads a file expected to be shorter than the minimum chunk
+// size and saves it as one chunk (or, if it grew meanwhile, as several
+// chunks of the minimum size; the caller reports the change). An empty
+// file has no chunks.
+func (b *backuper) saveSmall(f *os.File, save func([]byte) error) error {
+	limit := b.params.Min
+	bp, _ := smallBufs.Get().(*[]byte)
+	if bp == nil || cap(*bp) < limit+1 {
+		buf := make([]byte, limit+1)
+		bp = &buf
+	}
+	defer smallBufs.Put(bp)
+	buf := (*bp)[:cap(*bp)]
+	for {
+		n, err := io.ReadFull(f, buf[:limit])
+		if n > 0 {
+			if serr := save(buf[:n]); serr != nil {
+				return serr
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return nil
+		case err != nil:
+			return &fileError{err}
+		}
+	}
+}
+
 // openFile opens source files (a seam for tests).
 var openFile = os.OpenFile
 
@@ -527,17 +581,9 @@ func (b *backuper) saveFile(c *chunker.Chunker, path string, node *format.Node) 
 		return &fileError{err}
 	}
 	defer f.Close()
-	c.Reset(f)
 	var content []format.ID
 	var size uint64
-	for {
-		chunk, err := c.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return &fileError{err}
-		}
+	save := func(chunk []byte) error {
 		id := b.r.Hash(chunk)
 		if _, err := b.r.SaveBlob(b.ctx, format.BlobData, id, chunk); err != nil {
 			return err
@@ -545,6 +591,28 @@ func (b *backuper) saveFile(c *chunker.Chunker, path string, node *format.Node) 
 		content = append(content, id)
 		size += uint64(len(chunk))
 		b.opts.Progress.BytesRead.Add(int64(len(chunk)))
+		return nil
+	}
+	if node.Size < uint64(b.params.Min) {
+		// Below the minimum chunk size a file is one chunk: read it whole
+		// into a pooled buffer, sparing the chunker's large window.
+		if err := b.saveSmall(f, save); err != nil {
+			return err
+		}
+	} else {
+		c.Reset(f)
+		for {
+			chunk, err := c.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return &fileError{err}
+			}
+			if err := save(chunk); err != nil {
+				return err
+			}
+		}
 	}
 	node.Content = content
 	h := b.r.FileHash(size, content)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"lifeboat/engine/backup"
@@ -54,8 +55,9 @@ func TestRestoreFailsOverPerObject(t *testing.T) {
 	r2.SetRepair(true)
 	target := t.TempDir()
 	var errs []string
+	var mu sync.Mutex
 	rres, err := restore.Run(context.Background(), r2, res.Snapshot, restore.Options{Target: target,
-		OnError: func(p string, err error) { errs = append(errs, p+": "+err.Error()) }})
+		OnError: func(p string, err error) { mu.Lock(); errs = append(errs, p+": "+err.Error()); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,8 +126,9 @@ func TestAllRegionsBadReportsTheFile(t *testing.T) {
 	}
 	r2 := enginetest.Reopen(t, set, id)
 	failed := map[string]bool{}
+	var mu sync.Mutex
 	_, err = restore.Run(context.Background(), r2, res.Snapshot, restore.Options{Target: t.TempDir(),
-		OnError: func(p string, err error) { failed[p] = true }})
+		OnError: func(p string, err error) { mu.Lock(); failed[p] = true; mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}

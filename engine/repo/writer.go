@@ -196,13 +196,8 @@ func (w *writer) add(typ format.BlobType, b format.Blob, stored []byte) error {
 
 // newPack starts a pack in a new unlinked temporary file.
 func (w *writer) newPack(typ format.BlobType) (*packBuf, error) {
-	f, err := os.CreateTemp(w.r.tmpDir, "lifeboat-pack-*")
+	f, err := tempFile(w.r.tmpDir)
 	if err != nil {
-		return nil, fmt.Errorf("pack temporary file: %w", err)
-	}
-	// Unlinked at once: a crash leaves nothing behind.
-	if err := os.Remove(f.Name()); err != nil {
-		f.Close()
 		return nil, fmt.Errorf("pack temporary file: %w", err)
 	}
 	p := &packBuf{typ: typ, file: f, hash: sha256.New()}
@@ -316,11 +311,10 @@ func (r *Repository) Flush(ctx context.Context) (WriteStats, error) {
 		if _, err := r.writeIndex(ctx, w.written); err != nil {
 			return stats, err
 		}
+		// Removing the per-pack index objects is housekeeping: a failure
+		// (a region down) leaves harmless duplicates for a later run.
 		for _, id := range w.fragments {
-			err := r.st.Delete(ctx, format.IndexName(id))
-			if err != nil && !errors.Is(err, storage.ErrNotExist) {
-				return stats, fmt.Errorf("remove superseded index %s: %w", id.Short(), err)
-			}
+			_ = r.st.Delete(ctx, format.IndexName(id))
 			r.idx.mu.Lock()
 			delete(r.idx.files, id)
 			r.idx.mu.Unlock()

@@ -29,6 +29,13 @@
 // the regions. Capabilities report ConditionalCreate only when every region
 // has it.
 //
+// Commits. Set.Lagging names the regions still missing an object written
+// through the set (Behind is not empty for them); Set.PutOnly writes an
+// object to a subset of the regions with the write quorum enforced over
+// that subset and records the regions left out as behind. A repository
+// writes its commit objects (snapshots) with PutOnly to the regions not
+// lagging, so that no region ever holds a snapshot whose objects it lacks.
+//
 // Reads. Get, Stat and List try the regions in preference order: regions
 // with a closed breaker first, then by Priority (lower is preferred), then
 // by lower latency (an exponentially weighted moving average of request

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -33,6 +34,12 @@ func (s *Set) putRegion(ctx context.Context, r *region, name string, body io.Rea
 // of them accepted it. See the package documentation for the rules,
 // especially for PutOptions.IfNotExists.
 func (s *Set) Put(ctx context.Context, name string, r io.ReadSeeker, size int64, opt storage.PutOptions) error {
+	return s.put(ctx, s.static, name, r, size, opt)
+}
+
+// put writes name to the regions regs (in static order, at least one) and
+// succeeds when at least WriteQuorum of them accepted it.
+func (s *Set) put(ctx context.Context, regs []*region, name string, r io.ReadSeeker, size int64, opt storage.PutOptions) error {
 	if err := storage.CheckName(name); err != nil {
 		return fmt.Errorf("regions put: %w", err)
 	}
@@ -47,9 +54,8 @@ func (s *Set) Put(ctx context.Context, name string, r io.ReadSeeker, size int64,
 	}
 	var body func() (io.ReadSeeker, error)
 	parallel := size <= s.bufLimit
-	sized, isSized := r.(interface{ Size() int64 })
-	exact := isSized && sized.Size() == size
-	if exact && len(s.static) == 1 {
+	exact := bodySize(r) == size
+	if exact && len(regs) == 1 {
 		// One region: hand the caller's reader straight through.
 		parallel = true
 		body = func() (io.ReadSeeker, error) {
@@ -83,7 +89,6 @@ func (s *Set) Put(ctx context.Context, name string, r io.ReadSeeker, size int64,
 		}
 	}
 
-	regs := s.static
 	results := make([]error, len(regs))
 	run := func(i int, rd io.ReadSeeker) {
 		results[i] = s.putRegion(ctx, regs[i], name, rd, size, opt)
@@ -181,4 +186,18 @@ func (s *Set) rollback(ctx context.Context, created []*region, name string) erro
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// bodySize returns the length of a body that knows it (a bytes.Reader, a
+// strings.Reader, a file), or -1.
+func bodySize(r io.ReadSeeker) int64 {
+	switch b := r.(type) {
+	case interface{ Size() int64 }:
+		return b.Size()
+	case *os.File:
+		if fi, err := b.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	}
+	return -1
 }

@@ -1,0 +1,89 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"lifeboat/engine/format"
+	"lifeboat/storage"
+)
+
+// ErrTooFewComplete reports a snapshot commit for which fewer regions than
+// the write quorum hold every object the session wrote. No region gets the
+// snapshot; the objects stay, and the next backup (or a sync) reuses them.
+var ErrTooFewComplete = errors.New("too few regions hold every object of the backup")
+
+// commitStorage is implemented by storages that replicate objects across
+// regions and can write a commit object to some of them (a regions.Set).
+type commitStorage interface {
+	// Names lists every region.
+	Names() []string
+	// Lagging lists the regions missing an object written through the
+	// storage.
+	Lagging() []string
+	// WriteQuorum is how many regions must accept a write.
+	WriteQuorum() int
+	// PutOnly writes an object to the named regions, with the write quorum
+	// enforced over them.
+	PutOnly(ctx context.Context, regions []string, name string, r io.ReadSeeker, size int64, opt storage.PutOptions) error
+}
+
+// CommitSnapshot commits a snapshot like SaveSnapshot, but on a region set
+// only to the regions that hold every object written through the set (the
+// regions not Lagging: no write to them failed, or every failed one was
+// written again since). It returns the snapshot's ID and the regions left
+// behind, sorted: they lack the snapshot and some of its objects until
+// `lifeboat sync` copies them. With fewer complete regions than the write
+// quorum it fails with ErrTooFewComplete naming the regions, and no region
+// gets the snapshot. On any other storage it is SaveSnapshot (no region is
+// behind). Call Flush first.
+func (r *Repository) CommitSnapshot(ctx context.Context, s *format.Snapshot) (format.ID, []string, error) {
+	cs, ok := r.st.(commitStorage)
+	if !ok {
+		id, err := r.SaveSnapshot(ctx, s)
+		return id, nil, err
+	}
+	plain, err := format.EncodeSnapshot(s)
+	if err != nil {
+		return format.ID{}, nil, fmt.Errorf("encode snapshot: %w", err)
+	}
+	sealed, id, err := r.sealAndName(plain)
+	if err != nil {
+		return id, nil, fmt.Errorf("save snapshot: %w", err)
+	}
+	lagging := cs.Lagging()
+	var complete []string
+	for _, name := range cs.Names() {
+		if !slices.Contains(lagging, name) {
+			complete = append(complete, name)
+		}
+	}
+	if q := cs.WriteQuorum(); len(complete) < q {
+		have := "none"
+		if len(complete) > 0 {
+			have = strings.Join(complete, ", ")
+		}
+		return id, sorted(lagging), fmt.Errorf("save snapshot %s: %w: complete: %s; behind (missed writes): %s; the write quorum is %d; no region got the snapshot (run lifeboat sync, then back up again)",
+			id.Short(), ErrTooFewComplete, have, strings.Join(lagging, ", "), q)
+	}
+	name := format.SnapshotName(id)
+	err = cs.PutOnly(ctx, complete, name, bytes.NewReader(sealed), int64(len(sealed)), storage.PutOptions{IfNotExists: true})
+	if err != nil {
+		return id, sorted(cs.Lagging()), fmt.Errorf("save snapshot: write %s: %w", name, err)
+	}
+	if r.cache != nil {
+		r.cache.put(name, sealed)
+	}
+	return id, sorted(cs.Lagging()), nil
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}

@@ -1,0 +1,29 @@
+package repo
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// tempFile returns an unnamed temporary file in dir ("" for the system's):
+// O_TMPFILE where the file system supports it, so the directory is not
+// even touched (a backup of it would otherwise see its mtime change), else
+// a file removed right after creation. A crash leaves nothing behind.
+func tempFile(dir string) (*os.File, error) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	if f, err := os.OpenFile(dir, os.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600); err == nil {
+		return f, nil
+	}
+	f, err := os.CreateTemp(dir, "lifeboat-pack-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
