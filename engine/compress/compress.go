@@ -85,7 +85,7 @@ const (
 	decoderMaxWindow = 8 << 20
 	// minSaving is the minimum saving, in percent, for compressed output to
 	// be kept.
-	minSaving = 3
+	minSaving = 1
 )
 
 // encoders holds one pool of single-threaded encoders per level.
