@@ -100,7 +100,7 @@ func getEncoder(l Level) (*zstd.Encoder, error) {
 		zstd.WithEncoderConcurrency(1),
 		zstd.WithLowerEncoderMem(true),
 		zstd.WithWindowSize(encoderWindow),
-		zstd.WithEncoderCRC(true),
+		zstd.WithEncoderCRC(false), // blob IDs already verify every byte
 		zstd.WithZeroFrames(false),
 		// Always record the content size, which Decompress checks before
 		// allocating.

@@ -37,13 +37,48 @@ func newObjectReaderAt(ctx context.Context, st storage.Reader, name string, size
 	return &objectReaderAt{ctx: ctx, st: st, name: name, size: size}
 }
 
+// release returns the segments' buffers to the pool; o must not be used
+// afterwards.
+func (o *objectReaderAt) release() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, s := range o.segs {
+		putBuf(s.data)
+	}
+	o.segs = nil
+}
+
+// bufPool recycles read buffers of up to maxPooledBuf bytes.
+var bufPool sync.Pool
+
+const maxPooledBuf = 9 << 20
+
+func getBuf(n int) []byte {
+	if n <= maxPooledBuf {
+		if b, ok := bufPool.Get().(*[]byte); ok {
+			if cap(*b) >= n {
+				return (*b)[:n]
+			}
+			bufPool.Put(b)
+		}
+	}
+	return make([]byte, n)
+}
+
+func putBuf(b []byte) {
+	if cap(b) >= 64<<10 && cap(b) <= maxPooledBuf {
+		bufPool.Put(&b)
+	}
+}
+
 // fetch reads [off, off+n) into a new segment.
 func (o *objectReaderAt) fetch(off, n int64) ([]byte, error) {
 	if off < 0 || off+n > o.size {
 		return nil, fmt.Errorf("read %s [%d,%d): beyond its %d bytes: %w", o.name, off, off+n, o.size, io.ErrUnexpectedEOF)
 	}
-	buf := make([]byte, n)
+	buf := getBuf(int(n))
 	if err := storage.ReadRange(o.ctx, o.st, o.name, off, buf); err != nil {
+		putBuf(buf)
 		return nil, err
 	}
 	o.mu.Lock()
@@ -128,24 +163,26 @@ func (o *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 
 // openPack opens a pack for random-access reading of [plainOff,
 // plainOff+plainLen), prefetching exactly the needed ranges.
-func (r *Repository) openPack(ctx context.Context, rd storage.Reader, pack PackInfo, plainOff, plainLen int64) (io.ReaderAt, int64, error) {
+func (r *Repository) openPack(ctx context.Context, rd storage.Reader, pack PackInfo, plainOff, plainLen int64) (io.ReaderAt, int64, func(), error) {
 	name := format.PackName(pack.ID)
 	plainSize := crypto.PlainSize(pack.Size)
 	if plainSize < 0 {
-		return nil, 0, &IntegrityError{Object: name, Err: fmt.Errorf("impossible sealed size %d", pack.Size)}
+		return nil, 0, nil, &IntegrityError{Object: name, Err: fmt.Errorf("impossible sealed size %d", pack.Size)}
 	}
 	o := newObjectReaderAt(ctx, rd, name, pack.Size)
 	if err := o.prefetch(plainOff, plainLen, plainSize); err != nil {
-		return nil, 0, err
+		o.release()
+		return nil, 0, nil, err
 	}
 	ra, size, err := r.dk.OpenReaderAt(o, pack.Size)
 	if err != nil {
+		o.release()
 		if isStorageErr(err) {
-			return nil, 0, fmt.Errorf("read pack %s: %w", pack.ID.Short(), err)
+			return nil, 0, nil, fmt.Errorf("read pack %s: %w", pack.ID.Short(), err)
 		}
-		return nil, 0, &IntegrityError{Object: name, Err: err}
+		return nil, 0, nil, &IntegrityError{Object: name, Err: err}
 	}
-	return ra, size, nil
+	return ra, size, o.release, nil
 }
 
 // isStorageErr tells storage failures (worth another region) from
@@ -218,11 +255,12 @@ func (r *Repository) ReadPackBlobs(ctx context.Context, pack PackInfo, blobs []f
 	var lastErr, fnErr error
 	err := r.withReplicas(ctx, name, func(rep storage.Replica) error {
 		start, end := span(todo)
-		ra, plainSize, err := r.openPack(ctx, rep.Reader, pack, start, end-start)
+		ra, plainSize, release, err := r.openPack(ctx, rep.Reader, pack, start, end-start)
 		if err != nil {
 			lastErr = err
 			return err
 		}
+		defer release()
 		var failed []format.Blob
 		var firstErr error
 		err = r.readBlobsFrom(ra, plainSize, pack.ID, todo, start, end, func(b *format.Blob, data []byte, err error) error {
@@ -289,7 +327,8 @@ func (r *Repository) readBlobsFrom(ra io.ReaderAt, plainSize int64, pack format.
 	if end > plainSize {
 		return &IntegrityError{Object: format.PackName(pack), Err: fmt.Errorf("blobs end at %d beyond the pack's %d bytes", end, plainSize)}
 	}
-	stored := make([]byte, end-start)
+	stored := getBuf(int(end - start))
+	defer putBuf(stored)
 	if _, err := ra.ReadAt(stored, start); err != nil && !errors.Is(err, io.EOF) {
 		if isStorageErr(err) {
 			return fmt.Errorf("read pack %s: %w", pack.Short(), err)
@@ -345,10 +384,11 @@ func (r *Repository) ReadPackTrailer(ctx context.Context, pack PackInfo) ([]form
 	}
 	var blobs []format.Blob
 	err := r.withReplicas(ctx, name, func(rep storage.Replica) error {
-		ra, _, err := r.openPack(ctx, rep.Reader, pack, plainSize-8, 8)
+		ra, _, release, err := r.openPack(ctx, rep.Reader, pack, plainSize-8, 8)
 		if err != nil {
 			return err
 		}
+		defer release()
 		blobs, err = trailerFrom(ra, name, plainSize)
 		return err
 	})

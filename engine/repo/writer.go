@@ -80,17 +80,18 @@ func (r *Repository) getWriter(ctx context.Context) *writer {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	if r.writer == nil {
-		// Each uploader holds one sealed pack while it uploads; a region
-		// set already fans each upload out to every region in parallel, so
-		// a few uploaders keep the network busy without much memory.
-		n := 1
+		// Packs wait in unnamed temporary files, not in memory, so several
+		// may queue; a couple of uploaders hide the fsyncs of local
+		// storage, more keep remote regions busy (a region set already
+		// fans each upload out to every region in parallel).
+		n := 2
 		if !r.st.Capabilities().Local {
 			n = min(r.concurrency(), 4)
 		}
 		w := &writer{
 			r: r, ctx: ctx,
 			pending: map[format.ID]struct{}{},
-			uploads: make(chan *packBuf),
+			uploads: make(chan *packBuf, 2),
 		}
 		for i := 0; i < n; i++ {
 			w.wg.Add(1)

@@ -379,7 +379,7 @@ func (rs *restorer) special(dfd int, n *format.Node) error {
 // setMeta sets owner, mode (unless chmod is false: symlinks have none) and
 // mtime of name in dfd, never following a symlink.
 func (rs *restorer) setMeta(dfd int, name string, n *format.Node, chmod bool) error {
-	if rs.owner {
+	if rs.owner && (int(n.UID) != rs.euid || int(n.GID) != rs.egid) {
 		if err := unix.Fchownat(dfd, name, int(n.UID), int(n.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fmt.Errorf("chown: %w", err)
 		}
