@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# bench/regions.sh DATA_DIR [OUT] — multi-region cost on real S3 servers:
+# the same backup to 1 and to 3 versitygw regions (127.0.0.1), a healthy
+# restore from 3 regions, and a restore with region 1's server killed.
+# Prints wall/CPU/RSS per step and the ratios the S3-regions issue asks for.
+# Needs versitygw (scripts/install-versitygw.sh), /usr/bin/time.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+data=$(cd "${1:?usage: regions.sh DATA_DIR [OUT]}" && pwd)
+work=${WORK:-${TMPDIR:-/tmp}/lifeboat-regions-bench}
+out=${2:-$work/results.md}
+vgw=$("$here/scripts/install-versitygw.sh")
+bin=$work/bin/lifeboat
+rm -rf "$work"; mkdir -p "$work/bin"
+(cd "$here" && go build -o "$bin" ./cmd/lifeboat)
+export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+start() { # start N -> sets PORT_N, PID_N
+  local n=$1 p; p=$(port); mkdir -p "$work/s$n/data/bench" "$work/s$n/ver"
+  ROOT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID ROOT_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
+    "$vgw" --port "127.0.0.1:$p" --health /health --quiet --keep-alive posix --versioning-dir "$work/s$n/ver" "$work/s$n/data" >"$work/s$n.log" 2>&1 &
+  pids+=($!); eval "PORT_$n=$p PID_$n=$!"
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/health" >/dev/null && return; sleep 0.1; done
+  echo "versitygw $n did not start" >&2; exit 1
+}
+region() { # region NAME PORT PREFIX
+  printf '  - name: %s\n    type: s3\n    endpoint: 127.0.0.1:%s\n    bucket: bench\n    prefix: %s\n    region: us-east-1\n    insecure: true\n    path_style: true\n    timeout: 5s\n    access_key_env: AWS_ACCESS_KEY_ID\n    secret_key_env: AWS_SECRET_ACCESS_KEY\n' "$1" "$2" "$3"
+}
+for n in 1 2 3; do start $n; done
+echo pw >"$work/pass"
+export LIFEBOAT_PASSPHRASE_FILE=$work/pass
+{ echo "version: 1"; echo "regions:"; region one "$PORT_1" single; } >"$work/one.yaml"
+{ echo "version: 1"; echo "regions:"; region r1 "$PORT_1" multi; region r2 "$PORT_2" multi; region r3 "$PORT_3" multi; } >"$work/three.yaml"
+results=()
+step() { # step NAME CONFIG ARGS...
+  local name=$1 cfg=$2; shift 2; sync
+  /usr/bin/time -f "%e %U %S %M" -o "$work/$name.time" "$bin" --config "$cfg" --cache-dir "$work/cache-$name" "$@" >"$work/$name.log" 2>&1 || { echo "$name failed:"; tail "$work/$name.log"; exit 1; }
+  read -r wall user sys rss <"$work/$name.time"
+  results+=("$name $wall $(echo "$user + $sys" | bc) $((rss/1024))")
+  echo "$name: $wall s wall, $((rss/1024)) MiB"
+}
+step init1 "$work/one.yaml" init
+step backup-1-region "$work/one.yaml" backup "$data"
+step init3 "$work/three.yaml" init
+step backup-3-regions "$work/three.yaml" backup "$data"
+step restore-3-healthy "$work/three.yaml" restore latest --target "$work/restore-healthy"
+kill -9 "$PID_1"
+step restore-1-of-3-killed "$work/three.yaml" restore latest --target "$work/restore-killed"
+diff -r --no-dereference "$work/restore-healthy" "$work/restore-killed" >/dev/null && echo "restores identical"
+get() { for r in "${results[@]}"; do set -- $r; if [[ $1 == "$WANT" ]]; then echo "$2"; fi; done; }
+WANT=backup-1-region b1=$(get); WANT=backup-3-regions b3=$(get)
+WANT=restore-3-healthy rh=$(get); WANT=restore-1-of-3-killed rk=$(get)
+{
+  echo "| step | wall s | CPU s | peak RSS MiB |"; echo "|---|---:|---:|---:|"
+  for r in "${results[@]}"; do set -- $r; echo "| $1 | $2 | $3 | $4 |"; done
+  echo
+  echo "backup to 3 regions / to 1 region: $(echo "scale=2; $b3 / $b1" | bc)x (target <= 1.25)"
+  echo "restore with region 1 killed / healthy: $(echo "scale=2; $rk / $rh" | bc)x (target <= 1.2)"
+} | tee "$out"
