@@ -31,18 +31,18 @@ regions:
     access_key_env: AWS_ACCESS_KEY_ID
     secret_key_env: AWS_SECRET_ACCESS_KEY
 YAML
-    export LIFEBOAT_CONFIG=$EDIR/lifeboat.yaml
-    LB_REPO=()
-  else
-    LB_REPO=(--repo "$EDIR/repo")
   fi
 }
 
-lifeboat_init()   { lifeboat init "${LB_REPO[@]}"; }
-lifeboat_backup() { lifeboat backup "${LB_REPO[@]}" --host bench "$SRC"; }
+# lifeboat_lb runs lifeboat on this engine's repository (local or S3).
+lifeboat_lb() {
+  if [[ $REPO_TYPE == s3 ]]; then lifeboat --config "$EDIR/lifeboat.yaml" "$@"; else lifeboat --repo "$EDIR/repo" "$@"; fi
+}
+lifeboat_init()   { lifeboat_lb init; }
+lifeboat_backup() { lifeboat_lb backup --host bench "$SRC"; }
 # $1 must end up mirroring $SRC
 lifeboat_restore() {
-  lifeboat restore "${LB_REPO[@]}" latest --target "$1.tmp" || return
+  lifeboat_lb restore latest --target "$1.tmp" || return
   if [[ -d $1.tmp/$SRC ]]; then mv "$1.tmp/$SRC" "$1" && rm -rf "$1.tmp"; else mv "$1.tmp" "$1"; fi
 }
-lifeboat_verify() { lifeboat check "${LB_REPO[@]}" --read-data; }
+lifeboat_verify() { lifeboat_lb check --read-data; }
