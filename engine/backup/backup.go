@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -113,13 +114,21 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 		params:  r.ChunkerParams(),
 		users:   newNameCache(),
 		walkSem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		savers:  make(chan saveReq),
 	}
-	var wg sync.WaitGroup
+	var wg, saversWG sync.WaitGroup
 	for i := 0; i < opts.Workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			b.worker()
+		}()
+	}
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		saversWG.Add(1)
+		go func() {
+			defer saversWG.Done()
+			b.saver()
 		}()
 	}
 	var oldRoot *format.Tree
@@ -138,6 +147,8 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	b.walkWG.Wait()
 	close(b.jobs)
 	wg.Wait()
+	close(b.savers)
+	saversWG.Wait()
 	if err := context.Cause(ctx); err != nil {
 		// Flush what was uploaded so the next run can reuse it.
 		_, ferr := r.Flush(context.WithoutCancel(ctx))
@@ -195,6 +206,9 @@ type backuper struct {
 
 	filesNew, filesChanged, filesUnchanged atomic.Int64
 
+	savers  chan saveReq // chunks of large files to compress and pack
+	bigMu   sync.Mutex   // one large file is chunked at a time
+	chunker *chunker.Chunker
 	walkSem chan struct{} // extra directory walkers
 	walkWG  sync.WaitGroup
 }
@@ -505,14 +519,13 @@ func (b *backuper) node(name, path string, fi fs.FileInfo) (format.Node, error) 
 }
 
 func (b *backuper) worker() {
-	c := chunker.New(nil, b.params, b.r.Gear())
 	for job := range b.jobs {
 		if b.ctx.Err() != nil {
 			continue
 		}
 		node := &job.dir.nodes[job.slot]
 		b.opts.Progress.currentFile.Store(&job.path)
-		if err := b.saveFile(c, job.path, node); err != nil {
+		if err := b.saveFile(job.path, node); err != nil {
 			if b.ctx.Err() != nil {
 				continue
 			}
@@ -531,6 +544,33 @@ func (b *backuper) worker() {
 		b.childDone(job.dir)
 	}
 }
+
+// saveReq asks a saver goroutine to store one chunk.
+type saveReq struct {
+	id   format.ID
+	data []byte // pooled; returned after saving
+	done func(error)
+}
+
+// saver compresses and packs chunks of large files.
+func (b *backuper) saver() {
+	for req := range b.savers {
+		_, err := b.r.SaveBlob(b.ctx, format.BlobData, req.id, req.data)
+		putChunkBuf(req.data)
+		req.done(err)
+	}
+}
+
+var chunkBufs sync.Pool
+
+func getChunkBuf(n int) []byte {
+	if bp, ok := chunkBufs.Get().(*[]byte); ok && cap(*bp) >= n {
+		return (*bp)[:n]
+	}
+	return make([]byte, n, max(n, 1<<20))
+}
+
+func putChunkBuf(b []byte) { chunkBufs.Put(&b) }
 
 // smallBufs recycles read buffers of small files.
 var smallBufs sync.Pool
@@ -572,7 +612,7 @@ type fileError struct{ err error }
 
 func (e *fileError) Error() string { return e.err.Error() }
 
-func (b *backuper) saveFile(c *chunker.Chunker, path string, node *format.Node) error {
+func (b *backuper) saveFile(path string, node *format.Node) error {
 	f, err := openFile(path, os.O_RDONLY|syscall.O_NOATIME, 0)
 	if errors.Is(err, os.ErrPermission) {
 		f, err = openFile(path, os.O_RDONLY, 0) // O_NOATIME needs ownership
@@ -600,18 +640,58 @@ func (b *backuper) saveFile(c *chunker.Chunker, path string, node *format.Node) 
 			return err
 		}
 	} else {
+		// Large files: this worker reads, chunks and hashes; the savers
+		// compress and pack the chunks in parallel, so one big file keeps
+		// every core busy. One large file at a time: reading, chunking and
+		// hashing outpace compression, and one chunker window (twice the
+		// maximum chunk size) is all the memory this needs.
+		b.bigMu.Lock()
+		defer b.bigMu.Unlock()
+		if b.chunker == nil {
+			b.chunker = chunker.New(nil, b.params, b.r.Gear())
+		}
+		c := b.chunker
 		c.Reset(f)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var saveErr error
 		for {
 			chunk, err := c.Next()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
+				wg.Wait()
 				return &fileError{err}
 			}
-			if err := save(chunk); err != nil {
-				return err
+			id := b.r.Hash(chunk)
+			content = append(content, id)
+			size += uint64(len(chunk))
+			b.opts.Progress.BytesRead.Add(int64(len(chunk)))
+			if b.r.Index().Has(id) {
+				continue
 			}
+			buf := getChunkBuf(len(chunk))
+			copy(buf, chunk)
+			wg.Add(1)
+			req := saveReq{id: id, data: buf, done: func(err error) {
+				if err != nil {
+					mu.Lock()
+					saveErr = cmp.Or(saveErr, err)
+					mu.Unlock()
+				}
+				wg.Done()
+			}}
+			select {
+			case b.savers <- req:
+			case <-b.ctx.Done():
+				wg.Done()
+				putChunkBuf(buf)
+			}
+		}
+		wg.Wait()
+		if saveErr != nil {
+			return saveErr
 		}
 	}
 	node.Content = content
