@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 	"sync"
 
@@ -90,17 +91,20 @@ below the target as they were in the snapshot (e.g. DIR/home/user/…).`,
 			if err != nil {
 				return err
 			}
+			reads := r.ReadStats()
 			if a.flags.json {
 				if err := a.printJSON(map[string]any{
 					"message_type": "summary", "snapshot_id": snap.ID.String(), "target": o.target,
 					"files_restored": res.Files, "files_skipped": res.Skipped, "dirs": res.Dirs,
 					"hard_links": res.Links, "bytes_restored": res.Bytes, "errors": res.Errors, "failures": failures,
+					"regions": reads.Regions, "failovers": reads.Failovers, "repairs": reads.Repairs,
 				}); err != nil {
 					return err
 				}
 			} else {
 				a.printf("restored snapshot %s to %s: %d files (%s), %d dirs, %d skipped\n",
 					snap.ID.Short(), o.target, res.Files, formatBytes(res.Bytes), res.Dirs, res.Skipped)
+				a.printReads(reads)
 			}
 			if res.Errors > 0 {
 				fmt.Fprintf(a.stderr, "error: %d entries could not be restored\n", res.Errors)
@@ -129,4 +133,33 @@ func cleanSnapPath(p string) string {
 		return "/"
 	}
 	return path.Clean("/" + strings.TrimPrefix(p, "/"))
+}
+
+// printReads tells which regions served a read and what failed over.
+func (a *app) printReads(reads repo.ReadStats) {
+	if len(reads.Regions) > 1 || len(reads.Failovers) > 0 {
+		names := make([]string, 0, len(reads.Regions))
+		for n := range reads.Regions {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			rr := reads.Regions[n]
+			a.printf("  region %s: served %d objects (%s), %d errors\n", n, rr.Objects, formatBytes(rr.Bytes), rr.Errors)
+		}
+	}
+	for _, f := range reads.Failovers {
+		served := f.Served
+		if served == "" {
+			served = "no region"
+		}
+		fmt.Fprintf(a.stderr, "failover: %s from region %s (%s), served by %s\n", f.Object, f.Region, f.Reason, served)
+	}
+	for _, rp := range reads.Repairs {
+		if rp.Err != "" {
+			fmt.Fprintf(a.stderr, "repair of %s in region %s failed: %s\n", rp.Object, rp.Region, rp.Err)
+		} else {
+			a.printf("  repaired %s in region %s from %s\n", rp.Object, rp.Region, rp.From)
+		}
+	}
 }

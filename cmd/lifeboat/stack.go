@@ -32,19 +32,19 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 	for i, rc := range cfg.RegionsByPriority() {
 		st, err := openRegion(ctx, &rc, create, getenv)
 		if err != nil {
-			err = fmt.Errorf("region %s: %w", rc.Name, err)
 			if create {
 				closeAll()
-				return nil, err
+				return nil, fmt.Errorf("region %s: %w", rc.Name, err)
 			}
 			// A region that cannot be reached is down, not fatal: the
 			// region set serves reads from the others and counts it
-			// against the write quorum.
-			fmt.Fprintf(warn, "lifeboat: warning: %v (treating the region as down)\n", err)
+			// against the write quorum (its errors get the region's name
+			// from the set).
+			fmt.Fprintf(warn, "lifeboat: warning: region %s: %v (treating the region as down)\n", rc.Name, err)
 			st = &unavailable{err: err}
 			down++
 			if firstErr == nil {
-				firstErr = err
+				firstErr = fmt.Errorf("region %s: %w", rc.Name, err)
 			}
 		} else {
 			st = retry.New(st, retry.Options{})

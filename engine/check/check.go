@@ -125,7 +125,7 @@ func (c *checker) problem(p Problem) {
 // checkPacks compares the stored packs with the index.
 func (c *checker) checkPacks(ctx context.Context) {
 	stored := map[string]int64{}
-	err := c.r.Storage().List(ctx, format.DataPrefix, func(fi storage.Info) error {
+	err := c.r.List(ctx, format.DataPrefix, func(fi storage.Info) error {
 		stored[fi.Name] = fi.Size
 		return nil
 	})
@@ -158,7 +158,7 @@ func (c *checker) checkPacks(ctx context.Context) {
 // checkSnapshots walks every snapshot's trees.
 func (c *checker) checkSnapshots(ctx context.Context) error {
 	var ids []format.ID
-	err := c.r.Storage().List(ctx, format.SnapshotPrefix, func(fi storage.Info) error {
+	err := c.r.List(ctx, format.SnapshotPrefix, func(fi storage.Info) error {
 		id, err := format.ParseName(format.SnapshotPrefix, fi.Name)
 		if err != nil {
 			c.problem(Problem{Object: fi.Name, Err: fmt.Errorf("unexpected object name: %w", err)})

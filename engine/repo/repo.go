@@ -331,10 +331,31 @@ func (r *Repository) writeSealed(ctx context.Context, nameOf func(format.ID) str
 	return id, nil
 }
 
+// unionLister is implemented by region sets: it lists the union of every
+// reachable region.
+type unionLister interface {
+	ListUnion(ctx context.Context, prefix string, fn func(storage.Info) error) error
+}
+
+// listAll lists prefix in st, across all regions of a region set (so a
+// region that is behind cannot hide objects).
+func listAll(ctx context.Context, st storage.Reader, prefix string, fn func(storage.Info) error) error {
+	if u, ok := st.(unionLister); ok {
+		return u.ListUnion(ctx, prefix, fn)
+	}
+	return st.List(ctx, prefix, fn)
+}
+
+// List lists the repository's objects under prefix (across all regions of
+// a region set).
+func (r *Repository) List(ctx context.Context, prefix string, fn func(storage.Info) error) error {
+	return listAll(ctx, r.st, prefix, fn)
+}
+
 // listIDs lists the IDs of the objects under prefix, sorted.
 func listIDs(ctx context.Context, st storage.Reader, prefix string) ([]format.ID, error) {
 	var ids []format.ID
-	err := st.List(ctx, prefix, func(fi storage.Info) error {
+	err := listAll(ctx, st, prefix, func(fi storage.Info) error {
 		id, err := format.ParseName(prefix, fi.Name)
 		if err != nil {
 			return nil // foreign object: not ours to judge here (check reports it)

@@ -21,6 +21,16 @@ func byteReader(b []byte) io.ReadSeeker { return bytes.NewReader(b) }
 
 // putRegion writes one region and records the outcome.
 func (s *Set) putRegion(ctx context.Context, r *region, name string, body io.ReadSeeker, size int64, opt storage.PutOptions) error {
+	// A region whose breaker is open is not written until its cooldown
+	// has passed (then one write is its trial): it is behind, and waiting
+	// for its timeouts on every object would stall the whole backup.
+	r.mu.Lock()
+	skip := r.open && s.now().Before(r.openedAt.Add(s.cooldown))
+	failures := r.consecutive
+	r.mu.Unlock()
+	if skip {
+		return fmt.Errorf("not written while the region is unavailable (%d consecutive failures): %w", failures, ErrUnavailable)
+	}
 	start := s.now()
 	err := r.st.Put(ctx, name, body, size, opt)
 	s.observe(ctx, r, opWrite, s.now().Sub(start), err)

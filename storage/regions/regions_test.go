@@ -532,12 +532,17 @@ func TestBreaker(t *testing.T) {
 	if got := replicaOrder(f.set); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("replicas = %q after recovery", got)
 	}
-	// A successful write also closes an open breaker.
+	// An open region is not written during its cooldown; after it, a
+	// write is its trial, and a successful one closes the breaker.
 	f.set.ReportBad("c", "obj", errors.New("hash mismatch"))
 	f.set.ReportBad("c", "obj", nil)
 	if h := f.health(t, "c"); h.Healthy || h.BadContent != 2 {
 		t.Fatalf("after 2 bad reports: %+v", h)
 	}
+	if err := storage.PutBytes(context.Background(), f.set, "skipped", []byte("x"), storage.PutOptions{}); !errors.Is(err, ErrQuorum) {
+		t.Fatalf("put during the cooldown (quorum all) = %v, want ErrQuorum", err)
+	}
+	f.clock.Advance(time.Minute)
 	mustPut(t, f.set, "other", []byte("x"))
 	if h := f.health(t, "c"); !h.Healthy {
 		t.Fatalf("write did not close the breaker: %+v", h)
@@ -690,7 +695,8 @@ func TestBlackholedRegion(t *testing.T) {
 		t.Fatalf("put: %v", err)
 	}
 	h := s.Health()[0]
-	if h.Healthy || h.ConsecutiveFailures != 4 || !errors.Is(h.LastError, context.DeadlineExceeded) {
+	// Three failed reads opened the breaker; the write then skipped it.
+	if h.Healthy || h.ConsecutiveFailures != 3 || !errors.Is(h.LastError, context.DeadlineExceeded) {
 		t.Fatalf("health hole = %+v", h)
 	}
 	if got := s.Behind()["hole"].Names; !slices.Equal(got, []string{"new"}) {
@@ -886,7 +892,9 @@ func TestClose(t *testing.T) {
 // TestConcurrentFlaky hammers a set whose first region fails now and then,
 // checking every read returns the right bytes (run with -race).
 func TestConcurrentFlaky(t *testing.T) {
-	f := newFixture(t, Options{WriteQuorum: 2, BreakerThreshold: 2, BreakerCooldown: time.Millisecond})
+	// Breakers stay closed here (an open one would skip writes and, with b
+	// failing too, miss the quorum); TestBreaker covers them.
+	f := newFixture(t, Options{WriteQuorum: 2, BreakerThreshold: 1 << 20, BreakerCooldown: time.Millisecond})
 	f.faults["a"].FailOn(fault.OpGet, nil, storage.MarkTransient(fault.ErrInjected), 1).PerName()
 	f.faults["b"].FailOn(fault.OpPut, fault.Prefix("w3/"), nil, -1)
 	ctx := context.Background()
