@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -31,42 +30,17 @@ skipped; the snapshot is then marked partial and the exit code is 3.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			patterns := append([]string(nil), o.excludes...)
-			for _, f := range o.excludeFiles {
-				p, err := backup.ReadPatternFile(f)
-				if err != nil {
-					return usageErr("%v", err)
-				}
-				patterns = append(patterns, p...)
-			}
-			m, err := backup.NewMatcher(patterns)
+			spec, err := newBackupSpec(args, o.excludes, o.excludeFiles, o.oneFS, o.tags, o.host)
 			if err != nil {
-				return usageErr("%v", err)
-			}
-			paths := make([]string, len(args))
-			for i, p := range args {
-				if paths[i], err = filepath.Abs(p); err != nil {
-					return usageErr("%v", err)
-				}
+				return err
 			}
 			r, err := a.openRepo(ctx)
 			if err != nil {
 				return err
 			}
-			host := o.host
-			if host == "" {
-				host = hostname()
-			}
-			var parent *repo.SnapshotRef
-			if !o.force {
-				sel := o.parent
-				p, err := r.FindSnapshot(ctx, sel, repo.Filter{Host: host, Paths: paths})
-				switch {
-				case err == nil:
-					parent = &p
-				case sel != "" || !errors.Is(err, repo.ErrSnapshotNotFound):
-					return err
-				}
+			parent, err := spec.findParent(ctx, r, o.parent, o.force)
+			if err != nil {
+				return err
 			}
 			prog := &backup.Progress{}
 			var warnings []string
@@ -74,22 +48,17 @@ skipped; the snapshot is then marked partial and the exit code is 3.`,
 			rep := a.startReporter("backup", func() status {
 				return status{Files: prog.FilesDone.Load(), Bytes: prog.BytesDone.Load(), Errors: prog.Errors.Load(), Current: prog.CurrentFile()}
 			})
-			total := scanTotals(paths, m, rep)
+			total := scanTotals(spec.paths, spec.exclude, rep)
 			defer total.stop()
-			res, err := backup.Run(ctx, r, backup.Options{
-				Paths: paths, Exclude: m, OneFileSystem: o.oneFS, Tags: o.tags,
-				Host: host, Username: username(), Parent: parent, Progress: prog,
-				Program: "lifeboat " + version,
-				OnWarning: func(path string, err error) {
-					msg := fmt.Sprintf("%s: %v", path, err)
-					warnMu.Lock()
-					if len(warnings) < 1000 {
-						warnings = append(warnings, msg)
-					}
-					warnMu.Unlock()
-					rep.warn(msg)
-				},
-			})
+			res, err := backup.Run(ctx, r, spec.options(parent, prog, func(path string, err error) {
+				msg := fmt.Sprintf("%s: %v", path, err)
+				warnMu.Lock()
+				if len(warnings) < 1000 {
+					warnings = append(warnings, msg)
+				}
+				warnMu.Unlock()
+				rep.warn(msg)
+			}))
 			rep.stop()
 			if err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lifeboat/engine/check"
+	"lifeboat/engine/drill"
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
 )
@@ -232,9 +233,18 @@ Any problem is named and the exit code is 4.`,
 			if err != nil {
 				return err
 			}
-			r, err := repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()})
+			// Packs are read region by region through the tracker, so that the
+			// coverage record names the region each verified pack came from.
+			tracked := drill.Track(st)
+			r, err := repo.Open(ctx, tracked, id, repo.Options{CacheDir: a.cacheDir()})
 			if err != nil {
 				return err
+			}
+			var verified []format.ID
+			opts.OnPackRead = func(pack format.ID, err error) {
+				if err == nil {
+					verified = append(verified, pack)
+				}
 			}
 			var problems []string
 			opts.OnProblem = func(p check.Problem) {
@@ -244,6 +254,12 @@ Any problem is named and the exit code is 4.`,
 				}
 			}
 			res, err := check.Run(ctx, r, opts)
+			if len(verified) > 0 && ctx.Err() == nil {
+				rec := drill.CheckRecord(time.Now(), hostname(), tracked, verified, len(r.Index().Packs()))
+				if _, rerr := drill.SaveRecord(ctx, r, rec); rerr != nil {
+					fmt.Fprintf(a.stderr, "lifeboat: warning: the coverage record was not stored in every region: %v\n", rerr)
+				}
+			}
 			if a.flags.json {
 				if jerr := a.printJSON(map[string]any{"snapshots": res.Snapshots, "trees": res.Trees, "packs": res.Packs,
 					"packs_read": res.PacksRead, "blobs_checked": res.Blobs, "bytes_read": res.BytesRead,

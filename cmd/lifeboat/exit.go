@@ -11,14 +11,15 @@ import (
 
 // Exit codes. Documented in README.md.
 const (
-	ExitOK        = 0   // success
-	ExitError     = 1   // the command failed
-	ExitUsage     = 2   // bad flags, arguments or configuration
-	ExitPartial   = 3   // finished, but some files could not be backed up or restored
-	ExitIntegrity = 4   // check or restore found damaged data
-	ExitNoRepo    = 10  // no repository at the configured location
-	ExitWrongKey  = 12  // no key matches the identity or passphrase
-	ExitInterrupt = 130 // interrupted (SIGINT/SIGTERM)
+	ExitOK          = 0   // success
+	ExitError       = 1   // the command failed
+	ExitUsage       = 2   // bad flags, arguments or configuration
+	ExitPartial     = 3   // finished, but some files could not be backed up or restored
+	ExitIntegrity   = 4   // check or restore found damaged data
+	ExitDrillFailed = 5   // a restore drill failed (reasons printed)
+	ExitNoRepo      = 10  // no repository at the configured location
+	ExitWrongKey    = 12  // no key matches the identity or passphrase
+	ExitInterrupt   = 130 // interrupted (SIGINT/SIGTERM)
 )
 
 // exitError carries an exit code with an error.

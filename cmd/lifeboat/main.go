@@ -110,6 +110,8 @@ compressed (zstd) and encrypted (age), and stored in one or more regions
 		a.quickstartCommand(),
 		a.syncCommand(),
 		a.regionsCommand(),
+		a.drillCommand(),
+		a.daemonCommand(), a.statusCommand(),
 	)
 	return root
 }

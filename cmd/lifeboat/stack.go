@@ -28,6 +28,7 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 		}
 	}
 	var firstErr error
+	var warnings []string
 	down := 0
 	for i, rc := range cfg.RegionsByPriority() {
 		st, err := openRegion(ctx, &rc, create, getenv)
@@ -40,7 +41,7 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 			// region set serves reads from the others and counts it
 			// against the write quorum (its errors get the region's name
 			// from the set).
-			fmt.Fprintf(warn, "lifeboat: warning: region %s: %v (treating the region as down)\n", rc.Name, err)
+			warnings = append(warnings, fmt.Sprintf("lifeboat: warning: region %s: %v (treating the region as down)\n", rc.Name, err))
 			st = &unavailable{err: err}
 			down++
 			if firstErr == nil {
@@ -54,6 +55,9 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 	if down == len(rs) {
 		closeAll()
 		return nil, firstErr
+	}
+	for _, w := range warnings {
+		fmt.Fprint(warn, w)
 	}
 	set, err := regions.New(rs, regions.Options{WriteQuorum: cfg.Repository.WriteQuorum})
 	if err != nil {

@@ -198,6 +198,8 @@ func Sync(ctx context.Context, set *regions.Set, opt Options) (*Report, error) {
 		func(ctx context.Context) error { return s.copyPrefix(ctx, format.DataPrefix) },
 		func(ctx context.Context) error { return s.copyPrefix(ctx, format.IndexPrefix) },
 		func(ctx context.Context) error { return s.copyPrefix(ctx, format.SnapshotPrefix) },
+		// Drill records are evidence: every region keeps them all.
+		func(ctx context.Context) error { return s.copyPrefix(ctx, repo.DrillPrefix) },
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {

@@ -290,7 +290,7 @@ type CheckJob struct {
 // Daemon holds the daemon's settings.
 type Daemon struct {
 	// Listen is the host:port of the HTTP status/metrics listener
-	// ("" = none).
+	// ("" = the default 127.0.0.1:9464, "none" = no listener).
 	Listen string `yaml:"listen,omitempty"`
 	// LogFormat is LogText (default) or LogJSON.
 	LogFormat string `yaml:"log_format,omitempty"`

@@ -486,7 +486,7 @@ func (v *validator) requiredSchedule(field, spec string) {
 
 func (v *validator) daemon() {
 	d := &v.cfg.Daemon
-	if d.Listen != "" {
+	if d.Listen != "" && d.Listen != "none" {
 		_, port, err := net.SplitHostPort(d.Listen)
 		if err != nil {
 			v.errorf("daemon.listen", "invalid address %q: want host:port", d.Listen)

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"lifeboat/scheduler"
+	"lifeboat/storage/regions"
+)
+
+// daemonMetrics are the Prometheus metrics the daemon serves on /metrics.
+type daemonMetrics struct {
+	reg *prometheus.Registry
+
+	lastRun, lastSuccess, lastDuration, lastOK *prometheus.GaugeVec
+	lastBytes, lastFiles, lastErrors           *prometheus.GaugeVec
+	runs, skipped                              *prometheus.CounterVec
+
+	regionUp, regionLatency, regionBehind *prometheus.GaugeVec
+
+	drillOK, drillRTO, drillRPO, drillTime *prometheus.GaugeVec
+}
+
+// jobLabels are the labels of the per-job metrics.
+var jobLabels = []string{"job", "kind"}
+
+func newDaemonMetrics(sched *scheduler.Scheduler, kinds map[string]string) *daemonMetrics {
+	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "lifeboat", Name: name, Help: help}, labels)
+	}
+	m := &daemonMetrics{
+		reg:          prometheus.NewRegistry(),
+		lastRun:      gauge("job_last_run_timestamp_seconds", "Start of the job's last run (Unix time).", jobLabels...),
+		lastSuccess:  gauge("job_last_success_timestamp_seconds", "End of the job's last successful run (Unix time).", jobLabels...),
+		lastDuration: gauge("job_last_duration_seconds", "Duration of the job's last run.", jobLabels...),
+		lastOK:       gauge("job_last_run_success", "1 if the job's last run succeeded, 0 if it failed or was interrupted.", jobLabels...),
+		lastBytes:    gauge("job_last_bytes", "Bytes the last run processed (backup: files' bytes; sync: copied; check: read; drill: restored and verified).", jobLabels...),
+		lastFiles:    gauge("job_last_files", "Files or objects the last run processed (backup, drill: files; sync: objects copied; check: packs).", jobLabels...),
+		lastErrors:   gauge("job_last_errors", "Errors the last run reported (unreadable files, region errors, problems found, failed files).", jobLabels...),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "lifeboat", Name: "job_runs_total",
+			Help: "Runs that ended, by result (success, failure, skipped, interrupted)."}, append(jobLabels, "result")),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "lifeboat", Name: "job_overlaps_skipped_total",
+			Help: "Activations skipped because the job's previous run was still going."}, jobLabels),
+		regionUp:      gauge("region_healthy", "1 if the region answered its last requests (breaker closed), as seen by the last run.", "region"),
+		regionLatency: gauge("region_latency_seconds", "Moving average of the region's request times, as seen by the last run.", "region"),
+		regionBehind:  gauge("region_behind_objects", "Objects the last run could not write to the region (lag until the next sync).", "region"),
+		drillOK:       gauge("drill_last_success", "1 if the drill's last run passed, 0 if it failed.", "drill"),
+		drillRTO:      gauge("drill_last_rto_seconds", "Recovery time measured by the drill's last run.", "drill"),
+		drillRPO:      gauge("drill_last_rpo_seconds", "Age of the drilled snapshot at the drill's last run.", "drill"),
+		drillTime:     gauge("drill_last_run_timestamp_seconds", "Start of the drill's last run (Unix time).", "drill"),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.lastRun, m.lastSuccess, m.lastDuration, m.lastOK, m.lastBytes, m.lastFiles, m.lastErrors,
+		m.runs, m.skipped, m.regionUp, m.regionLatency, m.regionBehind,
+		m.drillOK, m.drillRTO, m.drillRPO, m.drillTime,
+		&schedCollector{sched: sched, kinds: kinds},
+	)
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lifeboat", Name: "build_info",
+		Help: "Always 1; the labels name the version.", ConstLabels: prometheus.Labels{"version": version}})
+	build.Set(1)
+	m.reg.MustRegister(build)
+	// Known history (from the state file) and zero counters, so every
+	// job's series exist from the start.
+	for _, e := range sched.Entries() {
+		l := prometheus.Labels{"job": e.Name, "kind": kinds[e.Name]}
+		for _, r := range []string{scheduler.ResultSuccess, scheduler.ResultFailure, scheduler.ResultSkipped, scheduler.ResultInterrupted} {
+			m.runs.With(prometheus.Labels{"job": e.Name, "kind": kinds[e.Name], "result": r})
+		}
+		m.skipped.With(l)
+		if !e.LastStart.IsZero() {
+			m.lastRun.With(l).Set(unixSeconds(e.LastStart))
+		}
+		if !e.LastSuccess.IsZero() {
+			m.lastSuccess.With(l).Set(unixSeconds(e.LastSuccess))
+		}
+		if !e.LastEnd.IsZero() && !e.LastStart.IsZero() {
+			m.lastDuration.With(l).Set(e.LastEnd.Sub(e.LastStart).Seconds())
+			m.lastOK.With(l).Set(boolGauge(e.LastResult == scheduler.ResultSuccess))
+		}
+	}
+	return m
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// runStarted records the start of a run.
+func (m *daemonMetrics) runStarted(kind string, ri scheduler.RunInfo) {
+	m.lastRun.WithLabelValues(ri.Job, kind).Set(unixSeconds(ri.Start))
+}
+
+// runEnded records the end of a run.
+func (m *daemonMetrics) runEnded(kind string, ri scheduler.RunInfo) {
+	m.runs.WithLabelValues(ri.Job, kind, ri.Result).Inc()
+	if ri.Result == scheduler.ResultSkipped {
+		return
+	}
+	m.lastDuration.WithLabelValues(ri.Job, kind).Set(ri.End.Sub(ri.Start).Seconds())
+	m.lastOK.WithLabelValues(ri.Job, kind).Set(boolGauge(ri.Result == scheduler.ResultSuccess))
+	if ri.Result == scheduler.ResultSuccess {
+		m.lastSuccess.WithLabelValues(ri.Job, kind).Set(unixSeconds(ri.End))
+	}
+}
+
+// recordStats records a run's figures.
+func (m *daemonMetrics) recordStats(job, kind string, s jobStats) {
+	m.lastBytes.WithLabelValues(job, kind).Set(float64(s.bytes))
+	m.lastFiles.WithLabelValues(job, kind).Set(float64(s.files))
+	m.lastErrors.WithLabelValues(job, kind).Set(float64(s.errors))
+}
+
+// observeRegions records the health a run saw in its regions.
+func (m *daemonMetrics) observeRegions(set *regions.Set) {
+	behind := set.Behind()
+	for _, h := range set.Health() {
+		m.regionUp.WithLabelValues(h.Name).Set(boolGauge(h.Healthy))
+		m.regionLatency.WithLabelValues(h.Name).Set(h.LatencyEWMA.Seconds())
+		lag := behind[h.Name]
+		m.regionBehind.WithLabelValues(h.Name).Set(float64(int64(len(lag.Names)) + lag.Overflow))
+	}
+}
+
+// recordDrill records a drill's outcome.
+func (m *daemonMetrics) recordDrill(name string, passed bool, start time.Time, rto, rpo time.Duration) {
+	m.drillOK.WithLabelValues(name).Set(boolGauge(passed))
+	m.drillTime.WithLabelValues(name).Set(unixSeconds(start))
+	m.drillRTO.WithLabelValues(name).Set(rto.Seconds())
+	m.drillRPO.WithLabelValues(name).Set(rpo.Seconds())
+}
+
+// schedCollector reports the scheduler's live state at every scrape.
+type schedCollector struct {
+	sched *scheduler.Scheduler
+	kinds map[string]string
+}
+
+var (
+	nextRunDesc = prometheus.NewDesc("lifeboat_job_next_run_timestamp_seconds",
+		"Next scheduled run of the job (Unix time).", jobLabels, nil)
+	runningDesc = prometheus.NewDesc("lifeboat_job_running",
+		"1 while a run of the job is pending or in progress.", jobLabels, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *schedCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- nextRunDesc
+	ch <- runningDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c *schedCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, e := range c.sched.Entries() {
+		kind := c.kinds[e.Name]
+		if !e.Next.IsZero() {
+			ch <- prometheus.MustNewConstMetric(nextRunDesc, prometheus.GaugeValue, unixSeconds(e.Next), e.Name, kind)
+		}
+		ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, boolGauge(e.Running), e.Name, kind)
+	}
+}

@@ -1,0 +1,21 @@
+// Package drill runs restore drills: it restores a snapshot into a scratch
+// directory, exactly as a real restore would from the regions it is given
+// (the caller leaves out the regions the drill pretends are lost), then
+// proves the result by re-reading every restored file from disk and
+// comparing it with the snapshot: each file is split at the blob boundaries
+// the index gives, every piece must hash to its blob ID, and the blob list
+// to the file's hash; type, mode, size, mtime, symlink target (and owner,
+// as root) must match. It measures the recovery time (RTO) and the age of
+// the snapshot (RPO) and judges them against objectives.
+//
+// A sampled drill restores a seeded subset of the files, chosen so that the
+// packs they touch are those least recently read in the region the drill
+// reads from; the coverage records every drill (and `check`) leaves in the
+// repository make successive sampled drills read every pack.
+//
+// Every drill leaves evidence: a Report (pass or fail, with a distinct
+// Reason for each cause) and an encrypted Record stored in the repository
+// (repo.SaveDrillRecord), which also lists the packs read per region.
+// Track wraps a storage so that a drill knows which region served each
+// pack.
+package drill
