@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,15 @@ func main() {
 		// Pack and chunk buffers are reused; a lower GC target keeps the
 		// garbage from small allocations from doubling the resident size.
 		debug.SetGCPercent(50)
+	}
+	if p := os.Getenv("LIFEBOAT_TRACE"); p != "" {
+		// Debugging aid: an execution trace of the run (go tool trace).
+		if f, err := os.Create(p); err == nil && trace.Start(f) == nil {
+			code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			trace.Stop()
+			f.Close()
+			os.Exit(code)
+		}
 	}
 	if p := os.Getenv("LIFEBOAT_CPUPROFILE"); p != "" {
 		// Debugging aid for benchmarks: write a CPU profile of the run.

@@ -37,7 +37,7 @@ type Options struct {
 	// Parent is the snapshot whose unchanged files are not read again (nil:
 	// read everything).
 	Parent *repo.SnapshotRef
-	// Workers is the number of file workers (0: GOMAXPROCS, at least 2).
+	// Workers is the number of file workers (0: GOMAXPROCS+1).
 	Workers int
 	// Progress receives live counters (may be nil).
 	Progress *Progress
@@ -99,9 +99,9 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	slices.Sort(paths)
 	paths = slices.Compact(paths)
 	if opts.Workers <= 0 {
-		// Reading is from the page cache as a rule, so one worker per core;
-		// each may hold a chunker window of twice the maximum chunk size.
-		opts.Workers = max(2, runtime.GOMAXPROCS(0))
+		// One worker per core plus one to cover the time workers spend
+		// in system calls; large files share one chunker window.
+		opts.Workers = runtime.GOMAXPROCS(0) + 1
 	}
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}

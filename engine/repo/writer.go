@@ -8,7 +8,9 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"lifeboat/engine/compress"
 	"lifeboat/engine/format"
@@ -35,9 +37,12 @@ type writer struct {
 	pending map[format.ID]struct{}
 	stats   WriteStats
 
-	sendMu sync.Mutex  // serializes hand-offs of full packs
-	packMu sync.Mutex  // guards open
-	open   [3]*packBuf // packs being filled, by blob type
+	sendMu sync.Mutex // serializes hand-offs of full packs
+	// slots are the packs being filled, by blob type: several per type,
+	// each with its own lock, so that callers encrypt and write their
+	// blobs in parallel.
+	slots [3][]*packSlot
+	next  atomic.Uint32 // round-robin start for slot selection
 
 	uploads chan *packBuf
 	wg      sync.WaitGroup
@@ -46,6 +51,12 @@ type writer struct {
 	written   []format.IndexPack
 	fragments []format.ID
 	err       error
+}
+
+// packSlot holds one pack being filled.
+type packSlot struct {
+	mu sync.Mutex
+	p  *packBuf
 }
 
 // packBuf is a pack being filled. Blobs are encrypted as they are added,
@@ -91,7 +102,12 @@ func (r *Repository) getWriter(ctx context.Context) *writer {
 		w := &writer{
 			r: r, ctx: ctx,
 			pending: map[format.ID]struct{}{},
-			uploads: make(chan *packBuf, 2),
+			uploads: make(chan *packBuf, 8), // waiting packs cost disk, not memory
+		}
+		for t := range w.slots {
+			for range max(1, runtime.GOMAXPROCS(0)) {
+				w.slots[t] = append(w.slots[t], &packSlot{})
+			}
 		}
 		for i := 0; i < n; i++ {
 			w.wg.Add(1)
@@ -158,26 +174,26 @@ func (w *writer) fail(err error) {
 }
 
 func (w *writer) add(typ format.BlobType, b format.Blob, stored []byte) error {
-	w.packMu.Lock()
+	slot := w.lockSlot(typ)
 	var full *packBuf
-	p := w.open[typ]
+	p := slot.p
 	if p != nil && len(p.blobs) > 0 && p.size+int64(len(stored)) > w.r.cfg.PackSize {
 		full, p = p, nil
-		w.open[typ] = nil
+		slot.p = nil
 	}
 	if p == nil {
 		var err error
 		if p, err = w.newPack(typ); err != nil {
-			w.packMu.Unlock()
+			slot.mu.Unlock()
 			return err
 		}
-		w.open[typ] = p
+		slot.p = p
 	}
 	b.Offset = uint32(p.size)
 	_, err := p.sw.Write(stored)
 	p.size += int64(len(stored))
 	p.blobs = append(p.blobs, b)
-	w.packMu.Unlock()
+	slot.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("seal pack: %w", err)
 	}
@@ -186,13 +202,32 @@ func (w *writer) add(typ format.BlobType, b format.Blob, stored []byte) error {
 	w.stats.BytesAdded += int64(b.RawLen)
 	w.mu.Unlock()
 	if full != nil {
-		// One full pack waits for an uploader at a time; other fillers
-		// queue here, which bounds the packs held in memory.
+		// One full pack is handed over at a time; packs wait in
+		// temporary files, so the queue costs no memory.
 		w.sendMu.Lock()
 		defer w.sendMu.Unlock()
 		return w.send(full)
 	}
 	return nil
+}
+
+// lockSlot locks and returns a slot for typ: a free one if any, else the
+// next in turn. Tree blobs use one slot (they are few and small).
+func (w *writer) lockSlot(typ format.BlobType) *packSlot {
+	slots := w.slots[typ]
+	if typ == format.BlobTree {
+		slots = slots[:1]
+	}
+	start := int(w.next.Add(1))
+	for i := range slots {
+		s := slots[(start+i)%len(slots)]
+		if s.mu.TryLock() {
+			return s
+		}
+	}
+	s := slots[start%len(slots)]
+	s.mu.Lock()
+	return s
 }
 
 // newPack starts a pack in a new unlinked temporary file.
@@ -290,14 +325,16 @@ func (r *Repository) Flush(ctx context.Context) (WriteStats, error) {
 	if w == nil {
 		return WriteStats{}, nil
 	}
-	w.packMu.Lock()
-	open := w.open
-	w.open = [3]*packBuf{}
-	w.packMu.Unlock()
 	var sendErr error
-	for _, p := range open {
-		if p != nil && len(p.blobs) > 0 && sendErr == nil {
-			sendErr = w.send(p)
+	for _, slots := range w.slots {
+		for _, slot := range slots {
+			slot.mu.Lock()
+			p := slot.p
+			slot.p = nil
+			slot.mu.Unlock()
+			if p != nil && len(p.blobs) > 0 && sendErr == nil {
+				sendErr = w.send(p)
+			}
 		}
 	}
 	close(w.uploads)

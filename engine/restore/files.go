@@ -50,7 +50,7 @@ type packJob struct {
 // through rather than split into two requests; maxJobBytes bounds one read.
 const (
 	maxGap      = 1 << 20
-	maxJobBytes = 4 << 20
+	maxJobBytes = 2 << 20
 )
 
 // flushBatch restores the planned files.
