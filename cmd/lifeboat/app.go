@@ -212,8 +212,8 @@ func (a *app) prompt(msg string) ([]byte, error) {
 	return p, nil
 }
 
-// openRepo opens the configured repository and loads its index.
-func (a *app) openRepo(ctx context.Context) (*repo.Repository, error) {
+// openRepoOnly opens the configured repository without loading its index.
+func (a *app) openRepoOnly(ctx context.Context) (*repo.Repository, error) {
 	st, err := a.openStorage(ctx, false)
 	if err != nil {
 		return nil, err
@@ -222,7 +222,12 @@ func (a *app) openRepo(ctx context.Context) (*repo.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()})
+	return repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()})
+}
+
+// openRepo opens the configured repository and loads its index.
+func (a *app) openRepo(ctx context.Context) (*repo.Repository, error) {
+	r, err := a.openRepoOnly(ctx)
 	if err != nil {
 		return nil, err
 	}

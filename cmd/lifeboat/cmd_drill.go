@@ -451,15 +451,7 @@ func (a *app) openEvidence(ctx context.Context, withIndex bool) (*repo.Repositor
 	if withIndex {
 		return a.openRepo(ctx)
 	}
-	st, err := a.openStorage(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	id, err := a.identity(true)
-	if err != nil {
-		return nil, err
-	}
-	return repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()})
+	return a.openRepoOnly(ctx)
 }
 
 // historyRow is one line of `drill history`.

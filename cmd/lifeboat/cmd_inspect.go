@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/cmd/lifeboat/internal/config"
 	"lifeboat/engine/check"
 	"lifeboat/engine/drill"
 	"lifeboat/engine/format"
@@ -212,7 +213,8 @@ Any problem is named and the exit code is 4.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := check.Options{ReadData: readData, Seed: seed}
 			if subset != "" {
-				p, err := parsePercent(subset)
+				pc, err := config.ParsePercent(subset)
+				p := float64(pc)
 				if err != nil {
 					return usageErr("--read-data-subset: %v", err)
 				}
@@ -294,15 +296,4 @@ Any problem is named and the exit code is 4.`,
 	f.StringVar(&subset, "read-data-subset", "", "read and verify `N%` of the packs, chosen at random")
 	f.Uint64Var(&seed, "seed", 0, "random seed for --read-data-subset (default: time)")
 	return cmd
-}
-
-func parsePercent(s string) (float64, error) {
-	var v float64
-	if _, err := fmt.Sscanf(strings.TrimSuffix(s, "%"), "%g", &v); err != nil {
-		return 0, fmt.Errorf("%q is not a percentage", s)
-	}
-	if v <= 0 || v > 100 {
-		return 0, fmt.Errorf("%q must be in (0, 100]", s)
-	}
-	return v, nil
 }

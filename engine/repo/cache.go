@@ -163,31 +163,7 @@ func (tc *treePacks) evict(keep format.ID) {
 // readWholePack downloads a pack (through the disk cache for remote
 // storage), verifies its hash and decrypts it.
 func (r *Repository) readWholePack(ctx context.Context, pack PackInfo) ([]byte, error) {
-	name := format.PackName(pack.ID)
-	var plain []byte
-	err := r.withReplicas(ctx, name, func(rep storage.Replica) error {
-		var sealed []byte
-		var err error
-		if r.cache != nil {
-			sealed, err = r.cache.get(ctx, rep.Reader, name, pack.ID)
-		} else {
-			sealed, err = storage.ReadAll(ctx, rep.Reader, name)
-			if err == nil && format.ID(sha256.Sum256(sealed)) != pack.ID {
-				err = &IntegrityError{Object: name, Err: ErrHashMismatch}
-			}
-		}
-		if err != nil {
-			return err
-		}
-		p, err := r.dk.Open(sealed)
-		if err != nil {
-			return &IntegrityError{Object: name, Err: err}
-		}
-		r.reads.served(rep.Region, int64(len(sealed)))
-		plain = p
-		return nil
-	})
-	return plain, err
+	return r.readVerified(ctx, format.PackName(pack.ID), pack.ID)
 }
 
 type bytesReaderAt []byte
