@@ -23,7 +23,7 @@ type Options struct {
 	SubsetPercent float64
 	// Seed picks the subset (same seed, same packs).
 	Seed uint64
-	// Workers bounds parallel reads (0: 2).
+	// Workers bounds parallel reads (0: 1).
 	Workers int
 	// OnProblem is called for every problem found (may be nil).
 	OnProblem func(Problem)
@@ -65,9 +65,9 @@ var ErrProblems = errors.New("repository has problems")
 // problems themselves go to opts.OnProblem.
 func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error) {
 	if opts.Workers <= 0 {
-		opts.Workers = 2 // each holds a sealed and a decrypted pack
+		opts.Workers = 1 // holds a sealed pack and one decrypted blob; decryption is fast
 	}
-	c := &checker{r: r, opts: opts}
+	c := &checker{r: r, opts: opts, free: make(chan []byte, opts.Workers)}
 	if err := r.LoadIndex(ctx); err != nil {
 		c.problem(Problem{Object: format.IndexPrefix, Err: err})
 		if !isIntegrity(err) {
@@ -95,6 +95,25 @@ type checker struct {
 	opts Options
 	mu   sync.Mutex
 	res  Result
+	free chan []byte // pack buffers, one per worker: no garbage per pack
+}
+
+func (c *checker) buffer(n int64) []byte {
+	select {
+	case b := <-c.free:
+		if int64(cap(b)) >= n {
+			return b[:n]
+		}
+	default:
+	}
+	return make([]byte, n, max(n, 17<<20))
+}
+
+func (c *checker) recycle(b []byte) {
+	select {
+	case c.free <- b:
+	default:
+	}
 }
 
 func isIntegrity(err error) bool {
@@ -260,7 +279,8 @@ func (c *checker) readData(ctx context.Context) {
 
 func (c *checker) readPack(ctx context.Context, p repo.PackInfo, blobs []format.Blob) error {
 	name := format.PackName(p.ID)
-	data := make([]byte, p.Size)
+	data := c.buffer(p.Size)
+	defer c.recycle(data)
 	err := storage.ReadRange(ctx, c.r.Storage(), name, 0, data)
 	if err != nil {
 		c.problem(Problem{Object: name, Err: err})
