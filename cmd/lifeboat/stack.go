@@ -27,6 +27,13 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 			r.Storage.Close()
 		}
 	}
+	// With other regions to fail over to, a region's transient errors are
+	// retried once, not waited out: the set serves the object elsewhere
+	// and repairs the region later.
+	retryOpts := retry.Options{}
+	if len(cfg.Regions) > 1 {
+		retryOpts.Attempts = 2
+	}
 	var firstErr error
 	var warnings []string
 	down := 0
@@ -48,7 +55,7 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 				firstErr = fmt.Errorf("region %s: %w", rc.Name, err)
 			}
 		} else {
-			st = retry.New(st, retry.Options{})
+			st = retry.New(st, retryOpts)
 		}
 		rs = append(rs, regions.Region{Name: rc.Name, Storage: st, Priority: i})
 	}

@@ -440,6 +440,11 @@ func (s *store) Put(ctx context.Context, name string, r io.ReadSeeker, size int6
 		ContentType:  "application/octet-stream",
 		StorageClass: s.class,
 		PartSize:     uint64(s.partSize),
+		// No SHA-256 payload signing (UNSIGNED-PAYLOAD): it would hash
+		// every byte once more on each side, per region. Objects are named
+		// by their SHA-256 and verified on every read, by check and by
+		// sync --verify; requests stay signed.
+		DisableContentSha256: true,
 	}
 	if opt.IfNotExists {
 		// minio-go sends If-None-Match only on a single PUT; its
