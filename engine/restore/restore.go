@@ -60,7 +60,7 @@ type Options struct {
 	// Exclude leaves matching paths out.
 	Exclude   Selector
 	Overwrite Overwrite
-	// Workers reading packs in parallel (0: GOMAXPROCS+2).
+	// Workers reading packs in parallel (0: GOMAXPROCS+1).
 	Workers int
 	// Owner restores uid/gid (default: only when running as root).
 	Owner *bool
@@ -95,9 +95,9 @@ var ErrVerify = errors.New("verification failed")
 // Run restores the tree of snap into opts.Target.
 func Run(ctx context.Context, r *repo.Repository, snap *format.Snapshot, opts Options) (*Result, error) {
 	if opts.Workers <= 0 {
-		// Workers spend much of their time in file-creating system
-		// calls; two more than the cores keep the CPUs busy.
-		opts.Workers = runtime.GOMAXPROCS(0) + 2
+		// One more than the cores: workers spend part of their time in
+		// file-creating system calls (more only adds contention).
+		opts.Workers = runtime.GOMAXPROCS(0) + 1
 	}
 	fdLimit := 1024
 	var lim unix.Rlimit
