@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"lifeboat/internal/fakeclock"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,50 +17,6 @@ import (
 	"lifeboat/storage/regions"
 )
 
-// fakeClock is a Clock that moves only when the test advances it.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) WaitUntil(t time.Time) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if !t.After(c.now) {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, fakeWaiter{at: t, ch: ch})
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			kept = append(kept, w)
-		} else {
-			w.ch <- c.now
-		}
-	}
-	c.waiters = kept
-}
 
 var t0 = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 
@@ -104,7 +61,7 @@ func mustAcquire(t *testing.T, st storage.Storage, name string, h Holder, c Cloc
 func TestAcquireRelease(t *testing.T) {
 	ctx := context.Background()
 	st := mem.New()
-	c := &fakeClock{now: t0}
+	c := fakeclock.New(t0)
 	a := mustAcquire(t, st, "repository", holder(1), c)
 	info, err := Inspect(ctx, st, "repository")
 	if err != nil || info == nil || info.Holder != holder(1) || !info.Acquired.Equal(t0) || !info.Expires.Equal(t0.Add(lease)) {
@@ -152,7 +109,7 @@ func TestAcquireRelease(t *testing.T) {
 func TestExpiredLeaseIsBroken(t *testing.T) {
 	ctx := context.Background()
 	st := mem.New()
-	c := &fakeClock{now: t0}
+	c := fakeclock.New(t0)
 	a := mustAcquire(t, st, "repository", holder(1), c)
 	abandon(a)
 	c.Advance(lease - time.Second)
@@ -183,7 +140,7 @@ func TestRenewalExtendsLease(t *testing.T) {
 	ctx := context.Background()
 	ren := renewals(t)
 	st := mem.New()
-	c := &fakeClock{now: t0}
+	c := fakeclock.New(t0)
 	a := mustAcquire(t, st, "repository", holder(1), c)
 	for i := 1; i <= 3; i++ {
 		c.Advance(lease / 3)
@@ -217,7 +174,7 @@ func TestRenewalExtendsLease(t *testing.T) {
 func TestLostWhenRenewalsFail(t *testing.T) {
 	ren := renewals(t)
 	f := fault.New(mem.New())
-	c := &fakeClock{now: t0}
+	c := fakeclock.New(t0)
 	a := mustAcquire(t, f, "repository", holder(1), c)
 	f.FailOn(fault.OpPut, fault.Prefix(Prefix), storage.MarkTransient(fault.ErrInjected), -1)
 	c.Advance(lease / 3)
@@ -245,7 +202,7 @@ func TestUndecodableLockCanBeBroken(t *testing.T) {
 	if err := storage.PutBytes(ctx, st, objectName("repository", 7), []byte("garbage"), storage.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	l := mustAcquire(t, st, "repository", holder(1), &fakeClock{now: t0})
+	l := mustAcquire(t, st, "repository", holder(1), fakeclock.New(t0))
 	if l.seq != 8 {
 		t.Fatalf("generation %d, want 8", l.seq)
 	}
@@ -289,7 +246,7 @@ func storages(t *testing.T) map[string]storage.Storage {
 func TestConcurrentAcquireOneWins(t *testing.T) {
 	for name, st := range storages(t) {
 		t.Run(name, func(t *testing.T) {
-			c := &fakeClock{now: t0}
+			c := fakeclock.New(t0)
 			for round := range 6 {
 				lockName := fmt.Sprintf("round%d", round)
 				race := func(base int) *Lock {
