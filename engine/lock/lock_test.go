@@ -17,7 +17,6 @@ import (
 	"lifeboat/storage/regions"
 )
 
-
 var t0 = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 
 const lease = 30 * time.Second
