@@ -214,4 +214,35 @@ func TestS3Drill(t *testing.T) {
 			t.Fatalf("coverage %v: want alpha 0 (lost), bravo 1, charlie all but the corrupted pack", got)
 		}
 	})
+
+	// Sampled drills that may read only alpha cover all of alpha's packs
+	// within a bounded number of runs, because sampling favours the packs
+	// read least recently.
+	t.Run("sampled-coverage-completes", func(t *testing.T) {
+		e := e.with(t)
+		const maxDrills = 25
+		for i := 1; i <= maxDrills; i++ {
+			rep, res := e.drill(config, 0, "--only", "alpha", "--sample", "1%", "--seed", fmt.Sprint(i))
+			if !rep.Passed || rep.Full {
+				t.Fatalf("sampled drill %d: %+v\n%s", i, rep, res)
+			}
+			res = e.mustRun(0, "--config", config, "drill", "coverage", "--json")
+			var cov struct {
+				Regions []struct {
+					Region string  `json:"region"`
+					Share  float64 `json:"share"`
+				} `json:"regions"`
+			}
+			if err := json.Unmarshal([]byte(res.Stdout), &cov); err != nil {
+				t.Fatalf("coverage: %v\n%s", err, res)
+			}
+			for _, c := range cov.Regions {
+				if c.Region == "alpha" && c.Share >= 1 {
+					t.Logf("alpha fully covered after %d sampled drills", i)
+					return
+				}
+			}
+		}
+		t.Fatalf("alpha not fully covered after %d sampled drills", maxDrills)
+	})
 }
