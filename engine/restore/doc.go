@@ -4,11 +4,9 @@
 // are grouped by pack, each pack is read once (one ranged read covering the
 // needed blobs), and every blob is decrypted, decompressed and checked
 // against its keyed ID before it is written, with pwrite, into the temporary
-// file of every file that contains it. The temporary file is unnamed
-// (O_TMPFILE) where the file system supports it, else it has a temporary
-// name. A file gets its real name (linkat, or rename of the temporary name)
+// file of every file that contains it. A file is renamed to its real name
 // only after all of its blobs were written and verified and its whole-file
-// hash matches the snapshot; a file that fails is discarded and reported by
+// hash matches the snapshot; a file that fails is removed and reported by
 // name, never left under its real name.
 //
 // Names come from the repository and are untrusted: every file operation

@@ -27,12 +27,11 @@ type fileState struct {
 	remaining atomic.Int64
 	done      atomic.Bool // restored and renamed into place
 
-	mu      sync.Mutex
-	fd      int  // open temporary file, -1 when not open
-	unnamed bool // fd is an O_TMPFILE file with no name yet
-	pinned  bool
-	sparse  bool
-	err     error
+	mu     sync.Mutex
+	fd     int // open temporary file, -1 when not open
+	pinned bool
+	sparse bool
+	err    error
 }
 
 // target is one place a blob is written.
@@ -284,18 +283,8 @@ func (rs *restorer) open(f *fileState) error {
 	// Created with its final permission bits (umask permitting), so that
 	// usually no chmod is needed; the descriptor stays writable whatever
 	// the mode.
-	mode := f.node.Mode & 0o777
-	// An unnamed file (O_TMPFILE) where the file system allows it: it gets
-	// a name only once verified (linkat), and a crash leaves nothing.
-	if !rs.noTmpfile.Load() {
-		fd, err := unix.Openat(dfd, ".", unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, mode)
-		if err == nil {
-			f.fd, f.unnamed = fd, true
-			return nil
-		}
-		rs.noTmpfile.Store(true) // unsupported here: use named temporary files
-	}
 	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	mode := f.node.Mode & 0o777
 	fd, err := unix.Openat(dfd, f.tmp, flags, mode)
 	if errors.Is(err, unix.EEXIST) { // left by an interrupted restore
 		if err = removeAllAt(dfd, f.tmp, 0); err == nil {
@@ -381,22 +370,6 @@ func (rs *restorer) complete(f *fileState) error {
 		return err
 	}
 	defer rs.dirFDs.release(f.dir)
-	if f.unnamed {
-		// Give the verified file its real name directly; if something is
-		// in the way, link it under the temporary name and rename that
-		// over, atomically.
-		err = linkFD(f.fd, dfd, f.name)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("link into place: %w", err)
-		}
-		_ = unix.Unlinkat(dfd, f.tmp, 0)
-		if err := linkFD(f.fd, dfd, f.tmp); err != nil {
-			return fmt.Errorf("link into place: %w", err)
-		}
-	}
 	err = unix.Renameat(dfd, f.tmp, dfd, f.name)
 	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
 		// A directory is in the way of the file.

@@ -1,8 +1,6 @@
 package restore
 
 import (
-	"errors"
-	"fmt"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -16,15 +14,4 @@ func futimens(fd int, ts []unix.Timespec) error {
 		return errno
 	}
 	return nil
-}
-
-// linkFD gives the unnamed (O_TMPFILE) file fd the name name in directory
-// dfd: linkat with AT_EMPTY_PATH where permitted (it needs
-// CAP_DAC_READ_SEARCH), else through /proc/self/fd.
-func linkFD(fd, dfd int, name string) error {
-	err := unix.Linkat(fd, "", dfd, name, unix.AT_EMPTY_PATH)
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPERM) {
-		err = unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), dfd, name, unix.AT_SYMLINK_FOLLOW)
-	}
-	return err
 }

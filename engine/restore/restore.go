@@ -155,7 +155,6 @@ type restorer struct {
 
 	euid, egid int
 	umask      uint32
-	noTmpfile  atomic.Bool // the target does not support O_TMPFILE
 
 	files, skipped, dirCount, linkCount, errCount, bytes atomic.Int64
 }
