@@ -24,10 +24,9 @@ func (a *app) restoreCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restore SNAPSHOT|latest --target DIR",
 		Short: "Restore a snapshot, verifying every file before it gets its real name",
-		Long: `Restore a snapshot into --target. Every file is written unnamed (or under a
-temporary name where the file system cannot), its content verified against
-the snapshot, and only then given its real name; a file that fails
-verification is discarded and reported (exit code 4). Paths are restored
+		Long: `Restore a snapshot into --target. Every file is written under a temporary
+name, its content verified against the snapshot, then renamed; a file that
+fails verification is removed and reported (exit code 4). Paths are restored
 below the target as they were in the snapshot (e.g. DIR/home/user/…).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
