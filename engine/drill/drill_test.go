@@ -87,17 +87,23 @@ func TestScenarios(t *testing.T) {
 		if got := reasonCodes(rep); !slices.Equal(got, []drill.ReasonCode{drill.ReasonVerify}) {
 			t.Fatalf("reasons %v, want [verification]", rep.Reasons)
 		}
-		var found bool
+		// Which files fail depends on where the corruption lands (damage
+		// stays within one encryption chunk); every failure must name the
+		// region and the object.
+		if len(rep.Failures) == 0 {
+			t.Fatalf("no failure listed (the corrupted pack holds %s)", victim)
+		}
+		integrity := 0
 		for _, f := range rep.Failures {
-			if f.Path == victim {
-				found = true
-				if !slices.Equal(f.Regions, []string{"b"}) || !slices.Contains(f.Objects, name) || f.Kind != drill.KindIntegrity {
-					t.Errorf("failure %+v: want kind integrity, region b, object %s", f, name)
-				}
+			if !slices.Equal(f.Regions, []string{"b"}) || !slices.Contains(f.Objects, name) {
+				t.Errorf("failure %+v: want region b, object %s", f, name)
+			}
+			if f.Kind == drill.KindIntegrity {
+				integrity++
 			}
 		}
-		if !found {
-			t.Fatalf("no failure names %s: %+v", victim, rep.Failures)
+		if integrity == 0 {
+			t.Errorf("no integrity failure among %+v", rep.Failures)
 		}
 		msg := rep.Reasons[0].Message
 		if !strings.Contains(msg, "region b") || !strings.Contains(msg, "/") {

@@ -142,6 +142,10 @@ func TestRenewalExtendsLease(t *testing.T) {
 	c := fakeclock.New(t0)
 	a := mustAcquire(t, st, "repository", holder(1), c)
 	for i := 1; i <= 3; i++ {
+		// The renewer must be waiting on the clock before it moves.
+		if !c.AwaitWaiter(10 * time.Second) {
+			t.Fatalf("renewal %d: the renewer never waited on the clock", i)
+		}
 		c.Advance(lease / 3)
 		if err := wait(t, ren, "renewal"); err != nil {
 			t.Fatalf("renewal %d: %v", i, err)

@@ -59,3 +59,23 @@ func (c *Clock) Advance(d time.Duration) {
 	}
 	c.waiters = kept
 }
+
+// Waiting returns how many waits have not fired yet.
+func (c *Clock) Waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+// AwaitWaiter blocks until at least one wait is registered, or timeout
+// passes (it reports whether one was).
+func (c *Clock) AwaitWaiter(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for c.Waiting() == 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
