@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -161,16 +160,7 @@ func (a *app) passphrase(prompt, confirm bool) ([]byte, error) {
 		file = a.cfg.Repository.PassphraseFile
 	}
 	if file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, usageErr("passphrase file: %v", err)
-		}
-		line, _, _ := strings.Cut(string(data), "\n")
-		line = strings.TrimSuffix(line, "\r")
-		if line == "" {
-			return nil, usageErr("passphrase file %s is empty", file)
-		}
-		return []byte(line), nil
+		return readPassphraseFile(file)
 	}
 	if p := a.getenv("LIFEBOAT_PASSPHRASE"); p != "" {
 		return []byte(p), nil
@@ -263,20 +253,16 @@ func (a *app) printf(format string, args ...any) {
 	}
 }
 
-// readLines reads non-empty lines of a file (for --exclude-file and the
-// like).
-func readLines(path string) ([]string, error) {
-	f, err := os.Open(path)
+// readPassphraseFile returns the first line of a passphrase file.
+func readPassphraseFile(file string) ([]byte, error) {
+	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, err
+		return nil, usageErr("passphrase file: %v", err)
 	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			out = append(out, l)
-		}
+	line, _, _ := strings.Cut(string(data), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return nil, usageErr("passphrase file %s is empty", file)
 	}
-	return out, sc.Err()
+	return []byte(line), nil
 }

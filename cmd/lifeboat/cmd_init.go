@@ -9,6 +9,7 @@ import (
 
 	"lifeboat/cmd/lifeboat/internal/config"
 	"lifeboat/crypto"
+	"lifeboat/engine/backup"
 	"lifeboat/engine/chunker"
 	"lifeboat/engine/compress"
 	"lifeboat/engine/repo"
@@ -118,15 +119,11 @@ const defaultScryptLogN = 15
 // initRecipients decides whom the first keys are wrapped to.
 func (a *app) initRecipients(list []string, file string, logN int) ([]*crypto.Recipient, error) {
 	if file != "" {
-		lines, err := readLines(file)
+		lines, err := backup.ReadPatternFile(file) // non-empty, non-comment lines
 		if err != nil {
 			return nil, usageErr("--recipient-file: %v", err)
 		}
-		for _, l := range lines {
-			if !strings.HasPrefix(l, "#") {
-				list = append(list, l)
-			}
-		}
+		list = append(list, lines...)
 	}
 	var out []*crypto.Recipient
 	for _, s := range list {

@@ -107,17 +107,7 @@ func (a *app) keyAddCommand() *cobra.Command {
 // newPassphrase reads the passphrase for a new key.
 func (a *app) newPassphrase() ([]byte, error) {
 	if file := a.getenv("LIFEBOAT_NEW_PASSPHRASE_FILE"); file != "" {
-		saved := a.getenv
-		a.getenv = func(k string) string {
-			if k == "LIFEBOAT_PASSPHRASE_FILE" {
-				return file
-			}
-			return ""
-		}
-		cfg := a.cfg
-		a.cfg = nil
-		defer func() { a.getenv, a.cfg = saved, cfg }()
-		return a.passphrase(false, false)
+		return readPassphraseFile(file)
 	}
 	p, err := a.prompt("new passphrase: ")
 	if err != nil {
