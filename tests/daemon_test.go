@@ -205,7 +205,7 @@ daemon:
 		}
 	}
 	if v, _ := metricValue(fams, "lifeboat_job_last_files", map[string]string{"job": "backup/src"}); v < 10 {
-		t.Errorf("backup files = %v", v)
+		t.Errorf("backup files = %v\n%s", v, logs.String())
 	}
 	if v, _ := metricValue(fams, "lifeboat_job_last_bytes", map[string]string{"job": "backup/src"}); v < 1e6 {
 		t.Errorf("backup bytes = %v", v)

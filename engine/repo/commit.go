@@ -73,6 +73,15 @@ func (r *Repository) CommitSnapshot(ctx context.Context, s *format.Snapshot) (fo
 	}
 	name := format.SnapshotName(id)
 	err = cs.PutOnly(ctx, complete, name, bytes.NewReader(sealed), int64(len(sealed)), storage.PutOptions{IfNotExists: true})
+	if errors.Is(err, storage.ErrExist) {
+		// A copy of this very snapshot appeared in a region while it was
+		// being created: a concurrent sync copies snapshots it finds in one
+		// region to the others. The name is the SHA-256 of the sealed
+		// bytes, so that copy is these bytes, and rewriting it changes
+		// nothing; the conditional create has undone its own copies, so
+		// write them again.
+		err = cs.PutOnly(ctx, complete, name, bytes.NewReader(sealed), int64(len(sealed)), storage.PutOptions{})
+	}
 	if err != nil {
 		return id, sorted(cs.Lagging()), fmt.Errorf("save snapshot: write %s: %w", name, err)
 	}

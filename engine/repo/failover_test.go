@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -134,5 +135,50 @@ func TestAllRegionsBadReportsTheFile(t *testing.T) {
 	}
 	if !failed[filepath.Join(src, "big", "large.bin")] {
 		t.Fatalf("file with data in corrupt packs not reported: %v", failed)
+	}
+}
+
+// copyingStorage copies every snapshot it stores into another storage,
+// as a sync running beside a backup does.
+type copyingStorage struct {
+	storage.Storage
+	to storage.Storage
+}
+
+func (c copyingStorage) Put(ctx context.Context, name string, r io.ReadSeeker, size int64, opt storage.PutOptions) error {
+	if err := c.Storage.Put(ctx, name, r, size, opt); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(name, format.SnapshotPrefix) {
+		return nil
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	return c.to.Put(ctx, name, r, size, storage.PutOptions{})
+}
+
+// A sync may copy a snapshot to a region between its creation in the
+// first region and in the others; the backup still commits to all.
+func TestCommitSnapshotBesideSync(t *testing.T) {
+	a, b := mem.New(), mem.New()
+	set, err := regions.New([]regions.Region{
+		{Name: "a", Storage: copyingStorage{Storage: a, to: b}, Priority: 0},
+		{Name: "b", Storage: b, Priority: 1},
+	}, regions.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := enginetest.NewRepo(t, set)
+	src := filepath.Join(t.TempDir(), "src")
+	enginetest.MakeTree(t, src, 2)
+	res, err := backup.Run(context.Background(), r, backup.Options{Paths: []string{src}, Host: "h"})
+	if err != nil {
+		t.Fatalf("backup beside a sync: %v", err)
+	}
+	for name, st := range map[string]storage.Storage{"a": a, "b": b} {
+		if _, err := st.Stat(context.Background(), format.SnapshotName(res.ID)); err != nil {
+			t.Errorf("region %s: snapshot: %v", name, err)
+		}
 	}
 }
