@@ -116,6 +116,10 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 		walkSem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		savers:  make(chan saveReq),
 	}
+	b.chunkers = make(chan *chunker.Chunker, max(1, runtime.GOMAXPROCS(0)))
+	for range cap(b.chunkers) {
+		b.chunkers <- nil // created on first use
+	}
 	var wg, saversWG sync.WaitGroup
 	for i := 0; i < opts.Workers; i++ {
 		wg.Add(1)
@@ -207,8 +211,10 @@ type backuper struct {
 	filesNew, filesChanged, filesUnchanged atomic.Int64
 
 	savers  chan saveReq // chunks of large files to compress and pack
-	bigMu   sync.Mutex   // one large file is chunked at a time
-	chunker *chunker.Chunker
+	// chunkers holds the chunkers of large files, one per core: a large
+	// file is chunked by the worker that holds one, so at most that many
+	// chunker windows (twice the maximum chunk size each) exist at once.
+	chunkers chan *chunker.Chunker
 	walkSem chan struct{} // extra directory walkers
 	walkWG  sync.WaitGroup
 }
@@ -642,15 +648,19 @@ func (b *backuper) saveFile(path string, node *format.Node) error {
 	} else {
 		// Large files: this worker reads, chunks and hashes; the savers
 		// compress and pack the chunks in parallel, so one big file keeps
-		// every core busy. One large file at a time: reading, chunking and
-		// hashing outpace compression, and one chunker window (twice the
-		// maximum chunk size) is all the memory this needs.
-		b.bigMu.Lock()
-		defer b.bigMu.Unlock()
-		if b.chunker == nil {
-			b.chunker = chunker.New(nil, b.params, b.r.Gear())
+		// every core busy when it compresses. Up to one large file per
+		// core is chunked at once, so incompressible files (where chunking
+		// and hashing are most of the work) use every core too.
+		var c *chunker.Chunker
+		select {
+		case c = <-b.chunkers:
+		case <-b.ctx.Done():
+			return b.ctx.Err()
 		}
-		c := b.chunker
+		defer func() { b.chunkers <- c }()
+		if c == nil {
+			c = chunker.New(nil, b.params, b.r.Gear())
+		}
 		c.Reset(f)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
