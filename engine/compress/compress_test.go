@@ -41,6 +41,35 @@ func textData(tb testing.TB, seed uint64, n int) []byte {
 	return b.Bytes()[:n]
 }
 
+func TestLevelFor(t *testing.T) {
+	tests := []struct {
+		l    Level
+		n    int
+		want Level
+	}{
+		{LevelAuto, 1, LevelDefault},
+		{LevelAuto, AutoSmall - 1, LevelDefault},
+		{LevelAuto, AutoSmall, LevelFastest},
+		{LevelAuto, 8 << 20, LevelFastest},
+		{LevelBetter, 1, LevelBetter},
+		{LevelFastest, 8 << 20, LevelFastest},
+	}
+	for _, tc := range tests {
+		if got := tc.l.For(tc.n); got != tc.want {
+			t.Errorf("%v.For(%d) = %v, want %v", tc.l, tc.n, got, tc.want)
+		}
+	}
+	// Auto's output is that of the level it picks.
+	for _, n := range []int{64 << 10, AutoSmall} {
+		src := textData(t, 7, n)
+		auto, ok1 := Compress(nil, src, LevelAuto)
+		fixed, ok2 := Compress(nil, src, LevelAuto.For(n))
+		if !ok1 || !ok2 || !bytes.Equal(auto, fixed) {
+			t.Errorf("%d bytes: auto output differs from %v's", n, LevelAuto.For(n))
+		}
+	}
+}
+
 func TestLevels(t *testing.T) {
 	tests := []struct {
 		name string
@@ -51,6 +80,7 @@ func TestLevels(t *testing.T) {
 		{"default", LevelDefault, 2},
 		{"better", LevelBetter, 3},
 		{"best", LevelBest, 4},
+		{"auto", LevelAuto, 5},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +104,7 @@ func TestLevels(t *testing.T) {
 			t.Errorf("ParseLevel(%q) = %v, want ErrUnknownLevel", s, err)
 		}
 	}
-	for _, l := range []Level{0, 5, 255} {
+	for _, l := range []Level{0, 6, 255} {
 		if l.Valid() {
 			t.Errorf("Level %d is Valid", l)
 		}
@@ -177,7 +207,7 @@ func TestIncompressible(t *testing.T) {
 
 func TestInvalidLevel(t *testing.T) {
 	text := textData(t, 7, 64<<10)
-	for _, l := range []Level{0, 5, 200} {
+	for _, l := range []Level{0, 6, 200} {
 		if out, ok := Compress(nil, text, l); ok || out != nil {
 			t.Fatalf("Compress with level %d = %d bytes, %v", l, len(out), ok)
 		}
@@ -276,8 +306,8 @@ func TestDecompressMaxSize(t *testing.T) {
 			if !bytes.Equal(out, text) {
 				t.Fatal("mismatch")
 			}
-			if cap(out) != len(text) {
-				t.Fatalf("output capacity %d, want exactly %d", cap(out), len(text))
+			if cap(out) != len(text)+DecompressSlack {
+				t.Fatalf("output capacity %d, want exactly %d", cap(out), len(text)+DecompressSlack)
 			}
 		})
 	}
@@ -336,8 +366,8 @@ func TestDecompressWithoutContentSize(t *testing.T) {
 			if !bytes.Equal(out, text) {
 				t.Fatal("mismatch")
 			}
-			if cap(out) > tc.maxSize {
-				t.Fatalf("output capacity %d exceeds maxSize %d", cap(out), tc.maxSize)
+			if cap(out) > tc.maxSize+DecompressSlack {
+				t.Fatalf("output capacity %d exceeds maxSize %d and the slack", cap(out), tc.maxSize)
 			}
 		})
 	}

@@ -48,29 +48,6 @@ func (o *objectReaderAt) release() {
 	o.segs = nil
 }
 
-// bufPool recycles read buffers of up to maxPooledBuf bytes.
-var bufPool sync.Pool
-
-const maxPooledBuf = 9 << 20
-
-func getBuf(n int) []byte {
-	if n <= maxPooledBuf {
-		if b, ok := bufPool.Get().(*[]byte); ok {
-			if cap(*b) >= n {
-				return (*b)[:n]
-			}
-			bufPool.Put(b)
-		}
-	}
-	return make([]byte, n)
-}
-
-func putBuf(b []byte) {
-	if cap(b) >= 64<<10 && cap(b) <= maxPooledBuf {
-		bufPool.Put(&b)
-	}
-}
-
 // fetch reads [off, off+n) into a new segment.
 func (o *objectReaderAt) fetch(off, n int64) ([]byte, error) {
 	if off < 0 || off+n > o.size {
@@ -337,12 +314,15 @@ func (r *Repository) readBlobsFrom(ra io.ReaderAt, plainSize int64, pack format.
 		// the blobs in damaged encryption chunks fail.
 		return r.readBlobsOneByOne(ra, pack, sorted, fn)
 	}
+	// Decompressed blobs share one pooled buffer: fn may not keep data.
 	var dst []byte
+	defer func() { putBuf(dst) }()
 	for i := range sorted {
 		b := &sorted[i]
 		s := stored[int64(b.Offset)-start : int64(b.Offset)-start+int64(b.Length)]
-		if b.Compressed() && cap(dst) < int(b.RawLen) {
-			dst = make([]byte, 0, b.RawLen)
+		if need := int(b.RawLen) + compress.DecompressSlack; b.Compressed() && cap(dst) < need {
+			putBuf(dst)
+			dst = getBuf(need)
 		}
 		plain, err := r.decodeBlob(pack, b, s, dst)
 		if err := fn(b, plain, err); err != nil {
