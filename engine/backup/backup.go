@@ -210,13 +210,13 @@ type backuper struct {
 
 	filesNew, filesChanged, filesUnchanged atomic.Int64
 
-	savers  chan saveReq // chunks of large files to compress and pack
+	savers chan saveReq // chunks of large files to compress and pack
 	// chunkers holds the chunkers of large files, one per core: a large
 	// file is chunked by the worker that holds one, so at most that many
 	// chunker windows (twice the maximum chunk size each) exist at once.
 	chunkers chan *chunker.Chunker
-	walkSem chan struct{} // extra directory walkers
-	walkWG  sync.WaitGroup
+	walkSem  chan struct{} // extra directory walkers
+	walkWG   sync.WaitGroup
 }
 
 func (b *backuper) warn(path string, err error) {
