@@ -151,6 +151,9 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	b.walkWG.Wait()
 	close(b.jobs)
 	wg.Wait()
+	for _, free := range b.frees {
+		free() // no worker holds a chunk any more (savers get copies)
+	}
 	close(b.savers)
 	saversWG.Wait()
 	if err := context.Cause(ctx); err != nil {
@@ -215,6 +218,8 @@ type backuper struct {
 	// file is chunked by the worker that holds one, so at most that many
 	// chunker windows (twice the maximum chunk size each) exist at once.
 	chunkers chan *chunker.Chunker
+	freeMu   sync.Mutex
+	frees    []func()      // release the chunkers' buffers once every worker is done
 	walkSem  chan struct{} // extra directory walkers
 	walkWG   sync.WaitGroup
 }
@@ -660,6 +665,11 @@ func (b *backuper) saveFile(path string, node *format.Node) error {
 		defer func() { b.chunkers <- c }()
 		if c == nil {
 			c = chunker.New(nil, b.params, b.r.Gear())
+			buf, free := allocOffHeap(chunker.BufferSize(b.params))
+			c.SetBuffer(buf)
+			b.freeMu.Lock()
+			b.frees = append(b.frees, free)
+			b.freeMu.Unlock()
 		}
 		c.Reset(f)
 		var wg sync.WaitGroup

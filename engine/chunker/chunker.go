@@ -221,6 +221,20 @@ func New(r io.Reader, p Params, g *Gear) *Chunker {
 	return c
 }
 
+// BufferSize is the size of the buffer a Chunker with params p uses.
+func BufferSize(p Params) int { return 2 * p.Max }
+
+// SetBuffer makes the Chunker use buf, which must hold at least
+// BufferSize(p) bytes, instead of allocating its own (a caller may keep
+// long-lived buffers outside the garbage-collected heap). It also resets
+// the Chunker to an empty stream.
+func (c *Chunker) SetBuffer(buf []byte) {
+	if len(buf) >= 2*c.p.Max {
+		c.buf = buf[:2*c.p.Max]
+	}
+	c.Reset(nil)
+}
+
 // Reset makes the Chunker read a new stream from r, keeping its buffer,
 // params and gear. Slices returned earlier by Next become invalid.
 func (c *Chunker) Reset(r io.Reader) {
@@ -262,7 +276,7 @@ func (c *Chunker) Next() ([]byte, error) {
 // the buffer is full, the reader reports EOF, or an error occurs.
 func (c *Chunker) fill() {
 	if c.buf == nil {
-		c.buf = make([]byte, 2*c.p.Max)
+		c.buf = make([]byte, BufferSize(c.p))
 	}
 	if c.r == nil {
 		c.err = errors.New("chunker: nil reader")
