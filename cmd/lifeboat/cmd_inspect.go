@@ -14,7 +14,6 @@ import (
 
 	"lifeboat/cmd/lifeboat/internal/config"
 	"lifeboat/engine/check"
-	"lifeboat/engine/drill"
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
 )
@@ -207,7 +206,9 @@ func (a *app) checkCommand() *cobra.Command {
 size, every snapshot and tree decodes, every referenced blob is indexed, and
 every file's blob list matches its hash. --read-data also downloads every pack
 and verifies its hash, authentication, trailer and every blob;
---read-data-subset N% does that for a random N% of the packs.
+--read-data-subset N% does that for N% of the packs: those read least
+recently by earlier checks and drills (each run stores what it read), so
+successive runs read every pack.
 Any problem is named and the exit code is 4.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -235,19 +236,6 @@ Any problem is named and the exit code is 4.`,
 			if err != nil {
 				return err
 			}
-			// Packs are read region by region through the tracker, so that the
-			// coverage record names the region each verified pack came from.
-			tracked := drill.Track(st)
-			r, err := repo.Open(ctx, tracked, id, repo.Options{CacheDir: a.cacheDir()})
-			if err != nil {
-				return err
-			}
-			var verified []format.ID
-			opts.OnPackRead = func(pack format.ID, err error) {
-				if err == nil {
-					verified = append(verified, pack)
-				}
-			}
 			var problems []string
 			opts.OnProblem = func(p check.Problem) {
 				problems = append(problems, p.String())
@@ -255,12 +243,11 @@ Any problem is named and the exit code is 4.`,
 					fmt.Fprintf(a.stderr, "error: %s\n", p)
 				}
 			}
-			res, err := check.Run(ctx, r, opts)
-			if len(verified) > 0 && ctx.Err() == nil {
-				rec := drill.CheckRecord(time.Now(), hostname(), tracked, verified, len(r.Index().Packs()))
-				if _, rerr := drill.SaveRecord(ctx, r, rec); rerr != nil {
-					fmt.Fprintf(a.stderr, "lifeboat: warning: the coverage record was not stored in every region: %v\n", rerr)
-				}
+			res, err := runCheck(ctx, st, id, a.cacheDir(), hostname(), opts, func(err error) {
+				fmt.Fprintf(a.stderr, "lifeboat: warning: coverage records: %v\n", err)
+			})
+			if res == nil {
+				return err
 			}
 			if a.flags.json {
 				if jerr := a.printJSON(map[string]any{"snapshots": res.Snapshots, "trees": res.Trees, "packs": res.Packs,

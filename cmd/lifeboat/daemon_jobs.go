@@ -297,16 +297,14 @@ func (d *daemon) checkJob(cj *config.CheckJob, job string) func(ctx context.Cont
 	return func(ctx context.Context) (jobStats, error) {
 		return d.withSet(ctx, func(set *regions.Set) (jobStats, error) {
 			return d.withLock(ctx, set, job, func(ctx context.Context) (jobStats, error) {
-				r, err := repo.Open(ctx, set, d.id, repo.Options{CacheDir: d.a.cacheDir()})
-				if err != nil {
-					return jobStats{}, err
-				}
 				pct := float64(cj.ReadDataSubset)
 				opts := check.Options{
 					SubsetPercent: pct, ReadData: pct >= 100, Seed: d.rand(),
 					OnProblem: func(p check.Problem) { d.log.Error("check found a problem", "job", job, "problem", p.String()) },
 				}
-				res, err := check.Run(ctx, r, opts)
+				res, err := runCheck(ctx, set, d.id, d.a.cacheDir(), hostname(), opts, func(err error) {
+					d.log.Warn("coverage records", "job", job, "err", err)
+				})
 				var stats jobStats
 				if res != nil {
 					stats = jobStats{bytes: res.BytesRead, files: res.Packs, errors: res.Problems}

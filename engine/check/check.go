@@ -1,13 +1,17 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
@@ -19,9 +23,15 @@ type Options struct {
 	// ReadData downloads and verifies pack contents.
 	ReadData bool
 	// SubsetPercent, when in (0,100), reads only that share of the packs
-	// (implies ReadData).
+	// (implies ReadData): the packs read least recently according to
+	// LastRead, never-read ones first, ties in an order Seed shuffles. With
+	// LastRead kept up to date, successive subsets of p% read every pack
+	// within ceil(100/p) runs.
 	SubsetPercent float64
-	// Seed picks the subset (same seed, same packs).
+	// LastRead gives when each pack was last read and verified (missing:
+	// never), for picking the subset; nil treats every pack as never read.
+	LastRead map[format.ID]time.Time
+	// Seed orders packs of equal LastRead (same seed, same subset).
 	Seed uint64
 	// Workers bounds parallel reads (0: 1).
 	Workers int
@@ -244,10 +254,7 @@ func (c *checker) readData(ctx context.Context) {
 	packs := c.r.Index().Packs()
 	sort.Slice(packs, func(i, j int) bool { return string(packs[i].ID[:]) < string(packs[j].ID[:]) })
 	if p := c.opts.SubsetPercent; p > 0 && p < 100 {
-		rng := rand.New(rand.NewPCG(c.opts.Seed, 0x6c6966656f6174))
-		rng.Shuffle(len(packs), func(i, j int) { packs[i], packs[j] = packs[j], packs[i] })
-		n := int(float64(len(packs))*p/100 + 0.999999)
-		packs = packs[:min(n, len(packs))]
+		packs = subset(packs, c.opts.LastRead, p, c.opts.Seed)
 	}
 	// Blobs the index places in each pack.
 	byPack := map[format.ID][]format.Blob{}
@@ -297,7 +304,7 @@ func (c *checker) readPack(ctx context.Context, p repo.PackInfo, blobs []format.
 		c.mu.Unlock()
 		if err != nil {
 			c.problem(Problem{Object: name, Blob: b.ID, Err: err})
-			firstErr = cmp(firstErr, err)
+			firstErr = cmp.Or(firstErr, err)
 		}
 	})
 	if err != nil {
@@ -312,15 +319,36 @@ func (c *checker) readPack(ctx context.Context, p repo.PackInfo, blobs []format.
 		if tb, ok := inPack[b.ID]; !ok || tb != b {
 			err := errors.New("index entry does not match the pack's own trailer")
 			c.problem(Problem{Object: name, Blob: b.ID, Err: err})
-			firstErr = cmp(firstErr, err)
+			firstErr = cmp.Or(firstErr, err)
 		}
 	}
 	return firstErr
 }
 
-func cmp(a, b error) error {
-	if a != nil {
-		return a
+// subset returns the ceil(percent%) of packs (sorted by ID) read least
+// recently according to last, never-read ones first, ties in a seeded
+// random order.
+func subset(packs []repo.PackInfo, last map[format.ID]time.Time, percent float64, seed uint64) []repo.PackInfo {
+	rng := rand.New(rand.NewPCG(seed, 0x6c6966656f6174))
+	type ranked struct {
+		p    repo.PackInfo
+		t    time.Time
+		rank uint64
 	}
-	return b
+	rs := make([]ranked, len(packs))
+	for i, p := range packs {
+		rs[i] = ranked{p: p, t: last[p.ID], rank: rng.Uint64()}
+	}
+	slices.SortFunc(rs, func(a, b ranked) int {
+		if c := a.t.Compare(b.t); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.rank, b.rank)
+	})
+	n := min(int(math.Ceil(float64(len(packs))*percent/100)), len(packs))
+	out := make([]repo.PackInfo, n)
+	for i := range out {
+		out[i] = rs[i].p
+	}
+	return out
 }

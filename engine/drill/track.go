@@ -208,3 +208,15 @@ func (r *recordingReader) Get(ctx context.Context, name string, off, length int6
 }
 
 func cmpID(a, b format.ID) int { return strings.Compare(string(a[:]), string(b[:])) }
+
+// Preferred returns the region that reads go to first: the first of the
+// wrapped storage's replicas in preference order ("" for a storage without
+// regions).
+func (t *Tracker) Preferred() string {
+	if rs, ok := t.inner.(storage.Replicated); ok {
+		if reps := rs.Replicas(); len(reps) > 0 {
+			return reps[0].Region
+		}
+	}
+	return ""
+}
