@@ -212,7 +212,20 @@ func (a *app) openRepoOnly(ctx context.Context) (*repo.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	return repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()})
+	return repo.Open(ctx, st, id, a.repoOptions())
+}
+
+// repoOptions are the options for opening the repository: the cache, and
+// for a repository in one local region, temporary pack files in that
+// region's directory, so that the region stores each pack by linking its
+// file into place rather than copying it (packs are written once, not
+// twice). With several regions each gets a copy.
+func (a *app) repoOptions() repo.Options {
+	o := repo.Options{CacheDir: a.cacheDir()}
+	if a.cfg != nil && len(a.cfg.Regions) == 1 && a.cfg.Regions[0].Type == config.TypeLocal {
+		o.TempDir = a.cfg.Regions[0].Path
+	}
+	return o
 }
 
 // openRepo opens the configured repository and loads its index.

@@ -142,7 +142,7 @@ func (d *daemon) openSet(ctx context.Context) (*regions.Set, error) {
 
 // openRepo opens the repository on set and loads its index.
 func (d *daemon) openRepo(ctx context.Context, set storage.Storage) (*repo.Repository, error) {
-	r, err := repo.Open(ctx, set, d.id, repo.Options{CacheDir: d.a.cacheDir()})
+	r, err := repo.Open(ctx, set, d.id, d.a.repoOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,9 @@ type Options struct {
 	Rand io.Reader
 	// Concurrency bounds parallel uploads (0: from the storage's capabilities).
 	Concurrency int
-	// TempDir holds packs being written, unlinked ("": the system's).
+	// TempDir holds packs being written, unlinked ("": the system's). In
+	// the directory of a local region (or on its file system), that region
+	// stores each pack by linking the file, without a copy.
 	TempDir string
 }
 

@@ -8,8 +8,11 @@ import (
 
 // tempFile returns an unnamed temporary file in dir ("" for the system's):
 // O_TMPFILE where the file system supports it, so the directory is not
-// even touched (a backup of it would otherwise see its mtime change), else
-// a file removed right after creation. A crash leaves nothing behind.
+// even touched (a backup of it would otherwise see its mtime change), and a
+// local region on that file system can link it into place instead of
+// copying it; else a file removed right after creation (its name has a "~",
+// which no object name has, should dir be a region's). A crash leaves
+// nothing behind.
 func tempFile(dir string) (*os.File, error) {
 	if dir == "" {
 		dir = os.TempDir()
@@ -17,7 +20,7 @@ func tempFile(dir string) (*os.File, error) {
 	if f, err := os.OpenFile(dir, os.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600); err == nil {
 		return f, nil
 	}
-	f, err := os.CreateTemp(dir, "lifeboat-pack-*")
+	f, err := os.CreateTemp(dir, ".lifeboat~pack-*")
 	if err != nil {
 		return nil, err
 	}

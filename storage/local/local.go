@@ -208,33 +208,16 @@ func (s *localStorage) Put(ctx context.Context, name string, r io.ReadSeeker, si
 
 func (s *localStorage) put(ctx context.Context, name string, r io.Reader, size int64, opt storage.PutOptions) error {
 	dir := path.Dir(name)
-	f, tmp, err := s.createTemp(dir)
+	tmp, err := s.stage(ctx, dir, r, size)
 	if err != nil {
-		if errors.Is(err, syscall.ENOTDIR) {
-			return fmt.Errorf("a parent of the object is itself an object: %w", err)
-		}
-		return translate(err)
+		return err
 	}
 	keepTemp := false
 	defer func() {
-		if f != nil {
-			f.Close()
-		}
 		if !keepTemp {
 			s.root.Remove(tmp)
 		}
 	}()
-	if err := copyBody(ctx, f, r, size); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return translate(err)
-	}
-	err = f.Close()
-	f = nil
-	if err != nil {
-		return translate(err)
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -260,16 +243,62 @@ func (s *localStorage) put(ctx context.Context, name string, r io.Reader, size i
 	return translate(s.syncDir(dir))
 }
 
+// stage puts the size-byte body under a new temporary name in dir, durably
+// (fsynced), and returns that name. An unnamed file on this file system
+// (one the caller made with O_TMPFILE in the storage's directory, as the
+// repository writer does with its packs) is linked there without a copy;
+// any other body is copied.
+func (s *localStorage) stage(ctx context.Context, dir string, r io.Reader, size int64) (string, error) {
+	if f, ok := r.(*os.File); ok {
+		tmp, err := s.linkUnnamed(dir, f, size)
+		if err != nil {
+			return "", dirErr(err)
+		}
+		if tmp != "" {
+			return tmp, nil
+		}
+	}
+	f, tmp, err := s.createTemp(dir)
+	if err != nil {
+		return "", dirErr(err)
+	}
+	err = copyBody(ctx, f, r, size)
+	if err == nil {
+		err = translate(f.Sync())
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = translate(cerr)
+	}
+	if err != nil {
+		s.root.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// dirErr translates an error from making a file in an object's directory.
+func dirErr(err error) error {
+	if errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("a parent of the object is itself an object: %w", err)
+	}
+	return translate(err)
+}
+
+// tempName returns a new random temporary name in dir.
+func tempName(dir string) string {
+	var rnd [8]byte
+	for i := range rnd {
+		rnd[i] = byte(rand.Uint32())
+	}
+	return path.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
+}
+
 // createTemp creates a new temporary file in dir, creating dir first when
 // needed.
 func (s *localStorage) createTemp(dir string) (*os.File, string, error) {
 	var lastErr error
 	for attempt := 0; attempt < 4; attempt++ {
-		var rnd [8]byte
-		for i := range rnd {
-			rnd[i] = byte(rand.Uint32())
-		}
-		tmp := path.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
+		tmp := tempName(dir)
 		f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 		switch {
 		case err == nil:
