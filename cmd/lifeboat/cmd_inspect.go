@@ -26,7 +26,7 @@ func (a *app) snapshotsCommand() *cobra.Command {
 		Short: "List snapshots",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := a.openRepo(cmd.Context())
+			r, err := a.openRepoOnly(cmd.Context()) // listing needs no index
 			if err != nil {
 				return err
 			}
