@@ -178,12 +178,13 @@ func (r *Repository) repairFrom(ctx context.Context, object string, good storage
 	if err != nil {
 		return
 	}
-	data, err := storage.ReadAll(ctx, good.Reader, object)
-	if err == nil && format.ID(sha256.Sum256(data)) != id {
-		err = fmt.Errorf("copy in %s: %w", good.Region, ErrHashMismatch)
+	data, readErr := storage.ReadAll(ctx, good.Reader, object)
+	if readErr == nil && format.ID(sha256.Sum256(data)) != id {
+		readErr = fmt.Errorf("copy in %s: %w", good.Region, ErrHashMismatch)
 	}
 	for _, region := range bad {
 		rep := Repair{Object: object, Region: region, From: good.Region}
+		err := readErr
 		if err == nil {
 			err = rs.Repair(ctx, region, object, data)
 		}

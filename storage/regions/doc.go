@@ -10,9 +10,13 @@
 // Set.Behind until a later write of the same name to that region succeeds
 // (Put or Repair). With fewer successes the error wraps ErrQuorum and, for
 // every failed region, "region NAME: <its error>", so errors.Is sees the
-// regions' sentinels (storage.ErrNoSpace, storage.ErrReadOnly, ...). Regions
-// whose breaker is open are still written: a write is the best health
-// probe, bounded by the region's own timeouts.
+// regions' sentinels (storage.ErrNoSpace, storage.ErrReadOnly, ...). A
+// region whose breaker opened because it stopped answering is not written
+// until its cooldown has passed (then one write is its trial; until then
+// its writes fail with ErrUnavailable and it is behind): waiting for its
+// timeouts on every object would stall a backup. A region whose last
+// failure was bad content (ReportBad) answers, and is written: rewriting
+// its bad copies (Repair) is what heals it.
 //
 // Conditional creates (PutOptions.IfNotExists) are all or nothing. The
 // first region in static order (Priority, then configuration order) is the

@@ -21,11 +21,13 @@ func byteReader(b []byte) io.ReadSeeker { return bytes.NewReader(b) }
 
 // putRegion writes one region and records the outcome.
 func (s *Set) putRegion(ctx context.Context, r *region, name string, body io.ReadSeeker, size int64, opt storage.PutOptions) error {
-	// A region whose breaker is open is not written until its cooldown
-	// has passed (then one write is its trial): it is behind, and waiting
-	// for its timeouts on every object would stall the whole backup.
+	// A region whose breaker is open because it stopped answering is not
+	// written until its cooldown has passed (then one write is its trial):
+	// it is behind, and waiting for its timeouts on every object would
+	// stall the whole backup. One that answers, but served bad content,
+	// is written: rewriting its bad copies (repair) is what heals it.
 	r.mu.Lock()
-	skip := r.open && s.now().Before(r.openedAt.Add(s.cooldown))
+	skip := r.open && r.silent && s.now().Before(r.openedAt.Add(s.cooldown))
 	failures := r.consecutive
 	r.mu.Unlock()
 	if skip {

@@ -158,7 +158,10 @@ type region struct {
 
 	mu          sync.Mutex
 	consecutive int
-	lastErr     error
+	// silent is set when the region's last failure was that it did not
+	// answer (an error, a timeout), not that it answered with bad content.
+	silent  bool
+	lastErr error
 	open        bool
 	openedAt    time.Time // also the time of the last trial
 	ewma        time.Duration
@@ -390,6 +393,7 @@ func (s *Set) observe(ctx context.Context, r *region, kind opKind, d time.Durati
 func (s *Set) succeeded(r *region) {
 	r.mu.Lock()
 	r.consecutive = 0
+	r.silent = false
 	wasOpen := r.open
 	r.open = false
 	r.mu.Unlock()
@@ -400,10 +404,15 @@ func (s *Set) succeeded(r *region) {
 
 // failed counts a failure of r, opening its breaker at the threshold (or
 // restarting the cooldown of an open one).
-func (s *Set) failed(r *region, err error) {
+func (s *Set) failed(r *region, err error) { s.failure(r, err, false) }
+
+// failure records a failed request to r; answered is set when the region
+// did answer, with bad content.
+func (s *Set) failure(r *region, err error, answered bool) {
 	now := s.now()
 	r.mu.Lock()
 	r.consecutive++
+	r.silent = !answered
 	r.lastErr = err
 	opened := false
 	if r.open {
@@ -764,7 +773,7 @@ func (s *Set) ReportBad(regionName, name string, err error) {
 	r.bad++
 	r.mu.Unlock()
 	s.emit(EventBadContent, r, name, err)
-	s.failed(r, err)
+	s.failure(r, err, true)
 }
 
 // replicaReader reads one region, recording outcomes in its health.

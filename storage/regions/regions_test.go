@@ -532,15 +532,38 @@ func TestBreaker(t *testing.T) {
 	if got := replicaOrder(f.set); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("replicas = %q after recovery", got)
 	}
-	// An open region is not written during its cooldown; after it, a
-	// write is its trial, and a successful one closes the breaker.
+	// A region whose breaker opened on bad content answers: it is still
+	// written (a repair is what heals it), and a good write closes the
+	// breaker.
 	f.set.ReportBad("c", "obj", errors.New("hash mismatch"))
 	f.set.ReportBad("c", "obj", nil)
 	if h := f.health(t, "c"); h.Healthy || h.BadContent != 2 {
 		t.Fatalf("after 2 bad reports: %+v", h)
 	}
+	if err := f.set.Repair(context.Background(), "c", "obj", []byte("content")); err != nil {
+		t.Fatalf("repair of a region that served bad content: %v", err)
+	}
+	if h := f.health(t, "c"); !h.Healthy {
+		t.Fatalf("good write did not close the breaker: %+v", h)
+	}
+	// A region whose breaker opened because it stopped answering is not
+	// written during its cooldown; after it, a write is its trial, and a
+	// successful one closes the breaker.
+	crule := f.faults["c"].FailOn(fault.OpPut, nil, nil, -1)
+	for range 2 {
+		if err := storage.PutBytes(context.Background(), f.set, "failing", []byte("x"), storage.PutOptions{}); !errors.Is(err, ErrQuorum) {
+			t.Fatalf("put with c failing (quorum all) = %v, want ErrQuorum", err)
+		}
+	}
+	if h := f.health(t, "c"); h.Healthy {
+		t.Fatalf("after 2 failed writes: %+v", h)
+	}
+	crule.Remove()
 	if err := storage.PutBytes(context.Background(), f.set, "skipped", []byte("x"), storage.PutOptions{}); !errors.Is(err, ErrQuorum) {
 		t.Fatalf("put during the cooldown (quorum all) = %v, want ErrQuorum", err)
+	}
+	if err := f.set.Repair(context.Background(), "c", "obj", []byte("content")); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("repair during the cooldown = %v, want ErrUnavailable", err)
 	}
 	f.clock.Advance(time.Minute)
 	mustPut(t, f.set, "other", []byte("x"))
