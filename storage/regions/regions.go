@@ -160,18 +160,18 @@ type region struct {
 	consecutive int
 	// silent is set when the region's last failure was that it did not
 	// answer (an error, a timeout), not that it answered with bad content.
-	silent  bool
-	lastErr error
-	open        bool
-	openedAt    time.Time // also the time of the last trial
-	ewma        time.Duration
-	measured    bool
-	reads       int64
-	writes      int64
-	failovers   int64
-	bad         int64
-	behind      map[string]struct{}
-	overflow    int64
+	silent    bool
+	lastErr   error
+	open      bool
+	openedAt  time.Time // also the time of the last trial
+	ewma      time.Duration
+	measured  bool
+	reads     int64
+	writes    int64
+	failovers int64
+	bad       int64
+	behind    map[string]struct{}
+	overflow  int64
 }
 
 // Set is a region set: one storage.Storage backed by several regions.
