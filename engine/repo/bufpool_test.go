@@ -20,7 +20,16 @@ func TestBufPool(t *testing.T) {
 		}
 		putBuf(b)
 	}
-	// A returned buffer is handed out again for any size of its class.
+	// A returned buffer is handed out again for any size of its class
+	// (the class's free list is emptied first: earlier tests may have
+	// left buffers there).
+	for drained := false; !drained; {
+		select {
+		case <-bufClasses[bufClass(100<<10)]:
+		default:
+			drained = true
+		}
+	}
 	b := getBuf(100 << 10)
 	b[0] = 42
 	putBuf(b)
