@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"lifeboat/engine/format"
@@ -393,8 +394,30 @@ type holder struct {
 	size int64
 }
 
-// copyPrefix copies the content-addressed objects under prefix.
+// maxListings bounds how often copyPrefix lists a prefix.
+const maxListings = 3
+
+// copyPrefix copies the content-addressed objects under prefix. An object
+// deleted between the listing and its reading (a backup that ends meanwhile
+// replaces its per-pack index objects with one) makes it list the prefix
+// again, so that the replacement is copied too, up to maxListings times;
+// on the last pass a vanished object is a failure like any other.
 func (s *syncer) copyPrefix(ctx context.Context, prefix string) error {
+	for pass := 1; ; pass++ {
+		n, vanished, err := s.copyPrefixOnce(ctx, prefix, pass == maxListings)
+		if err != nil || vanished == 0 || pass == maxListings {
+			s.mu.Lock()
+			s.objects += int64(n)
+			s.mu.Unlock()
+			return err
+		}
+	}
+}
+
+// copyPrefixOnce lists prefix and copies its objects. It returns how many
+// objects it considered and how many vanished before they could be read
+// (with final set, those fail instead).
+func (s *syncer) copyPrefixOnce(ctx context.Context, prefix string, final bool) (int, int64, error) {
 	type listing struct {
 		names map[string]int64
 		ok    bool
@@ -424,7 +447,7 @@ func (s *syncer) copyPrefix(ctx context.Context, prefix string) error {
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sync: %w", err)
+		return 0, 0, fmt.Errorf("sync: %w", err)
 	}
 	// The union of the regions holding the repository (the sources);
 	// each name's holders are the sources in read preference order, then
@@ -466,9 +489,6 @@ func (s *syncer) copyPrefix(ctx context.Context, prefix string) error {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	s.mu.Lock()
-	s.objects += int64(len(names))
-	s.mu.Unlock()
 	// The regions each object must be written to (those that listed).
 	var targets []*member
 	for i, m := range s.members {
@@ -485,7 +505,8 @@ func (s *syncer) copyPrefix(ctx context.Context, prefix string) error {
 		}
 		return false
 	}
-	return s.parallel(ctx, len(names), func(ctx context.Context, i int) {
+	var vanished atomic.Int64
+	err := s.parallel(ctx, len(names), func(ctx context.Context, i int) {
 		name := names[i]
 		var missing []*member
 		for _, t := range targets {
@@ -493,8 +514,11 @@ func (s *syncer) copyPrefix(ctx context.Context, prefix string) error {
 				missing = append(missing, t)
 			}
 		}
-		s.syncObject(ctx, prefix, name, holders[name], missing)
+		if s.syncObject(ctx, prefix, name, holders[name], missing, final) {
+			vanished.Add(1)
+		}
 	})
+	return len(names), vanished.Load(), err
 }
 
 // parallel runs fn(i) for i in [0,n) on up to Concurrency goroutines; it
@@ -529,11 +553,13 @@ loop:
 
 // syncObject finds a good copy of name when one is needed (a region
 // misses it, sizes disagree, or copies must be verified) and writes it to
-// the regions that miss it or hold a bad copy.
-func (s *syncer) syncObject(ctx context.Context, prefix, name string, hs []holder, missing []*member) {
+// the regions that miss it or hold a bad copy. Unless final, it reports
+// (and does nothing else) when the object was deleted everywhere it was
+// read since it was listed.
+func (s *syncer) syncObject(ctx context.Context, prefix, name string, hs []holder, missing []*member, final bool) (vanished bool) {
 	id, err := format.ParseName(prefix, name)
 	if err != nil {
-		return
+		return false
 	}
 	checkAll := s.opt.Verify || s.bad[name]
 	sizesDiffer := false
@@ -562,7 +588,11 @@ func (s *syncer) syncObject(ctx context.Context, prefix, name string, hs []holde
 		data, err := storage.ReadAll(ctx, h.m.rd, name)
 		if err != nil {
 			if ctx.Err() != nil {
-				return
+				return false
+			}
+			if errors.Is(err, storage.ErrNotExist) && !final {
+				vanished = true // deleted since the listing
+				continue
 			}
 			readFailed = true
 			h.m.errorf("read %s: %v", name, err)
@@ -580,18 +610,21 @@ func (s *syncer) syncObject(ctx context.Context, prefix, name string, hs []holde
 		}
 	}
 	if good == nil {
+		if vanished && !readFailed {
+			return true // list again: what replaced it is copied then
+		}
 		if readFailed {
 			for _, m := range missing {
 				m.fail("%s: no readable good copy in any region", name)
 			}
-			return
+			return false
 		}
 		// Every copy was read and none verifies: no region is worse off
 		// than another, so the later prefixes still go everywhere.
 		s.mu.Lock()
 		s.lost = append(s.lost, name)
 		s.mu.Unlock()
-		return
+		return false
 	}
 	write := func(m *member, replace bool) {
 		if err := s.set.Repair(ctx, m.name, name, good); err != nil {
@@ -614,6 +647,7 @@ func (s *syncer) syncObject(ctx context.Context, prefix, name string, hs []holde
 	for _, m := range bad {
 		write(m, true)
 	}
+	return false
 }
 
 // recordState writes the state object of every complete region to every

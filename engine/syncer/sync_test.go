@@ -362,3 +362,54 @@ func TestStatus(t *testing.T) {
 		}
 	}
 }
+
+// An object deleted between the listing and its reading (a backup ending
+// meanwhile replaces its per-pack index objects with one) is no failure:
+// sync lists the prefix again and copies what is there then. One that keeps
+// vanishing fails after the last listing, and the region gets no snapshot.
+func TestSyncObjectVanishing(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T) *fixture {
+		t.Helper()
+		f := newSet(t, 1)
+		f.initRepo(t)
+		f.faults["c"].FailOn(fault.OpPut, fault.Prefix(format.IndexPrefix), nil, -1)
+		if _, err := f.backup(t); err != nil {
+			t.Fatal(err)
+		}
+		f.faults["c"].Reset()
+		if n := names(t, f.mems["c"], format.IndexPrefix); len(n) != 0 {
+			t.Fatalf("c has index objects %q", n)
+		}
+		return f
+	}
+	t.Run("once", func(t *testing.T) {
+		f := setup(t)
+		for _, r := range regionNames[:2] {
+			f.faults[r].FailOn(fault.OpGet, fault.Prefix(format.IndexPrefix), storage.ErrNotExist, 1)
+		}
+		rep, err := syncer.Sync(ctx, f.set, opts())
+		if err != nil || !regionReport(t, rep, "c").Complete {
+			t.Fatalf("sync: %+v, %v", regionReport(t, rep, "c"), err)
+		}
+		if got, want := repoObjects(t, f.mems["c"]), repoObjects(t, f.mems["a"]); !slices.Equal(got, want) {
+			t.Fatal("c incomplete after the sync")
+		}
+	})
+	t.Run("always", func(t *testing.T) {
+		f := setup(t)
+		for _, r := range regionNames[:2] {
+			f.faults[r].FailOn(fault.OpGet, fault.Prefix(format.IndexPrefix), storage.ErrNotExist, -1)
+		}
+		rep, err := syncer.Sync(ctx, f.set, opts())
+		if !errors.Is(err, syncer.ErrIncomplete) {
+			t.Fatalf("sync: err = %v", err)
+		}
+		if cr := regionReport(t, rep, "c"); cr.Complete || len(cr.Errors) == 0 {
+			t.Fatalf("report c = %+v", cr)
+		}
+		if n := names(t, f.mems["c"], format.SnapshotPrefix); len(n) != 0 {
+			t.Fatalf("c got snapshots %q without their index", n)
+		}
+	})
+}
