@@ -116,9 +116,17 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 		walkSem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		savers:  make(chan saveReq),
 	}
+	// The chunkers' windows are mapped outside the garbage-collected heap
+	// (on the heap they would raise the collector's heap goal by half their
+	// size); a mapping costs memory only once a large file touches it.
 	b.chunkers = make(chan *chunker.Chunker, max(1, runtime.GOMAXPROCS(0)))
+	var frees []func()
 	for range cap(b.chunkers) {
-		b.chunkers <- nil // created on first use
+		buf, free := allocOffHeap(chunker.BufferSize(b.params))
+		frees = append(frees, free)
+		c := chunker.New(nil, b.params, r.Gear())
+		c.SetBuffer(buf)
+		b.chunkers <- c
 	}
 	var wg, saversWG sync.WaitGroup
 	for i := 0; i < opts.Workers; i++ {
@@ -151,7 +159,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	b.walkWG.Wait()
 	close(b.jobs)
 	wg.Wait()
-	for _, free := range b.frees {
+	for _, free := range frees {
 		free() // no worker holds a chunk any more (savers get copies)
 	}
 	close(b.savers)
@@ -218,8 +226,6 @@ type backuper struct {
 	// file is chunked by the worker that holds one, so at most that many
 	// chunker windows (twice the maximum chunk size each) exist at once.
 	chunkers chan *chunker.Chunker
-	freeMu   sync.Mutex
-	frees    []func()      // release the chunkers' buffers once every worker is done
 	walkSem  chan struct{} // extra directory walkers
 	walkWG   sync.WaitGroup
 }
@@ -663,14 +669,6 @@ func (b *backuper) saveFile(path string, node *format.Node) error {
 			return b.ctx.Err()
 		}
 		defer func() { b.chunkers <- c }()
-		if c == nil {
-			c = chunker.New(nil, b.params, b.r.Gear())
-			buf, free := allocOffHeap(chunker.BufferSize(b.params))
-			c.SetBuffer(buf)
-			b.freeMu.Lock()
-			b.frees = append(b.frees, free)
-			b.freeMu.Unlock()
-		}
 		c.Reset(f)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
