@@ -18,6 +18,7 @@ import (
 	"lifeboat/engine/backup"
 	"lifeboat/engine/check"
 	"lifeboat/engine/chunker"
+	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
 	"lifeboat/engine/restore"
 	"lifeboat/storage/local"
@@ -75,7 +76,7 @@ func manifest(t *testing.T, root string) map[string]manifestEntry {
 
 func TestFixtureRepositoriesRestore(t *testing.T) {
 	if os.Getenv("LIFEBOAT_WRITE_FIXTURES") != "" {
-		writeFixture(t, filepath.Join(fixtureDir, "v1"))
+		writeFixture(t, filepath.Join(fixtureDir, fmt.Sprintf("v%d", format.Version)))
 	}
 	versions, err := os.ReadDir(fixtureDir)
 	if err != nil || len(versions) == 0 {
@@ -108,6 +109,13 @@ func TestFixtureRepositoriesRestore(t *testing.T) {
 			snap, err := r.FindSnapshot(ctx, "latest", repo.Filter{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			raw, err := r.LoadBlob(ctx, snap.Snapshot.Tree)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if isJSON := len(raw) > 0 && raw[0] == '{'; isJSON != (r.Config().Version < 2) {
+				t.Fatalf("version %d repository's root tree starts %.8q", r.Config().Version, raw)
 			}
 			target := t.TempDir()
 			res, err := restore.Run(ctx, r, snap.Snapshot, restore.Options{Target: target,
@@ -227,4 +235,63 @@ func findDir(t *testing.T, root, name string) string {
 		t.Fatalf("no %s below %s", name, root)
 	}
 	return found
+}
+
+// TestBackupIntoV1RepositoryKeepsJSONTrees backs up into a copy of the
+// version 1 fixture: the new trees must stay JSON, so that the releases that
+// wrote the repository can still read all of it, and everything restores.
+func TestBackupIntoV1RepositoryKeepsJSONTrees(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "v1")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(fixtureDir, "v1"))); err != nil {
+		t.Fatal(err)
+	}
+	idData, err := os.ReadFile(filepath.Join(dir, "identity.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := crypto.ParseIdentities(idData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := local.Open(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r, err := repo.Open(ctx, st, id, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := r.Config().Version; v != 1 {
+		t.Fatalf("fixture v1 has version %d", v)
+	}
+	src := filepath.Join(t.TempDir(), "new-src")
+	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "sub", "f.txt"), []byte("written by a newer lifeboat\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := backup.Run(ctx, r, backup.Options{Paths: []string{src}, Host: "newer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := r.LoadBlob(ctx, res.Snapshot.Tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) == 0 || raw[0] != '{' {
+		t.Fatalf("root tree of a backup into a v1 repository starts %.8q, want JSON", raw)
+	}
+	if res, err := check.Run(ctx, r, check.Options{ReadData: true}); err != nil {
+		t.Fatalf("check: %v (%+v)", err, res)
+	}
+	target := t.TempDir()
+	if _, err := restore.Run(ctx, r, res.Snapshot, restore.Options{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(findDir(t, target, "new-src"), "sub", "f.txt"))
+	if err != nil || string(got) != "written by a newer lifeboat\n" {
+		t.Fatalf("restored %q, %v", got, err)
+	}
 }

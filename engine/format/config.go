@@ -7,8 +7,9 @@ import (
 )
 
 // Version is the repository format version this code writes. Readers accept
-// every version in [1, Version].
-const Version = 1
+// every version in [1, Version]. Version 2 stores trees in binary
+// (TreeBinary) instead of JSON; nothing else differs.
+const Version = 2
 
 // Algorithm identifiers recorded in the config. They are never reused for a
 // different algorithm.

@@ -3,6 +3,8 @@ package format
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -97,17 +99,123 @@ func TestTreeValidation(t *testing.T) {
 		{"unknown type", []Node{{Name: "x", Type: "door"}}, false},
 		{"bad mode", []Node{{Name: "f", Type: TypeFile, Hash: &h, Mode: 0o170000}}, false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			data, err := EncodeTree(&Tree{Nodes: tc.nodes})
+		for _, enc := range []TreeEncoding{TreeJSON, TreeBinary} {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, enc), func(t *testing.T) {
+				data, err := EncodeTree(&Tree{Nodes: tc.nodes}, enc)
+				if err != nil {
+					if tc.ok || !errors.Is(err, ErrFormat) {
+						t.Fatalf("EncodeTree: %v", err)
+					}
+					return // the binary form cannot express it
+				}
+				_, err = DecodeTree(data)
+				if (err == nil) != tc.ok {
+					t.Fatalf("DecodeTree = %v, want ok=%v", err, tc.ok)
+				}
+				if err != nil && !errors.Is(err, ErrFormat) {
+					t.Fatalf("error %v does not wrap ErrFormat", err)
+				}
+			})
+		}
+	}
+}
+
+// fullTree uses every node field and type.
+func fullTree() *Tree {
+	h, sub := testID(1), testID(2)
+	mt := time.Date(2026, 11, 26, 7, 8, 9, 123456789, time.UTC)
+	return &Tree{Nodes: []Node{
+		{Name: "a.txt", Type: TypeFile, Mode: 0o4755, UID: 1000, GID: 1 << 31, User: "ann", Group: "staff",
+			MTime: mt, CTime: mt.Add(time.Second), Inode: 1 << 40, DeviceID: 2049, Links: 2, Size: 3 << 20,
+			Content: []ID{testID(3), testID(4), testID(3)}, Hash: &h},
+		{Name: "before-1970", Type: TypeFile, MTime: time.Date(1969, 7, 20, 20, 17, 0, 5, time.UTC), Hash: &h},
+		{Name: "blk", Type: TypeDev, Mode: 0o660, Rdev: 0x0801},
+		{Name: "chr", Type: TypeCharDev, Rdev: 0x0103},
+		{Name: "d", Type: TypeDir, Mode: 0o1777, Subtree: &sub},
+		{Name: "fifo", Type: TypeFIFO},
+		{Name: "l", Type: TypeSymlink, LinkTarget: "../../etc/passwd"},
+		{Name: "sock", Type: TypeSocket},
+		{Name: "zero-times", Type: TypeFile, Hash: &h},
+		{Name: "\u00e9t\u00e9 \u2603", Type: TypeFile, Size: 0, Hash: &h},
+	}}
+}
+
+func TestTreeEncodingsRoundTrip(t *testing.T) {
+	for _, enc := range []TreeEncoding{TreeJSON, TreeBinary} {
+		t.Run(fmt.Sprint(enc), func(t *testing.T) {
+			want := fullTree()
+			data, err := EncodeTree(want, enc)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = DecodeTree(data)
-			if (err == nil) != tc.ok {
-				t.Fatalf("DecodeTree = %v, want ok=%v", err, tc.ok)
+			if isBinary := bytes.HasPrefix(data, []byte(treeMagic)); isBinary != (enc == TreeBinary) {
+				t.Fatalf("encoding %d wrote %.8q", enc, data)
 			}
-			if err != nil && !errors.Is(err, ErrFormat) {
-				t.Fatalf("error %v does not wrap ErrFormat", err)
+			got, err := DecodeTree(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Nodes) != len(want.Nodes) {
+				t.Fatalf("%d nodes, want %d", len(got.Nodes), len(want.Nodes))
+			}
+			for i := range want.Nodes {
+				g, w := got.Nodes[i], want.Nodes[i]
+				if !g.MTime.Equal(w.MTime) || !g.CTime.Equal(w.CTime) {
+					t.Errorf("%s: times %v %v, want %v %v", w.Name, g.MTime, g.CTime, w.MTime, w.CTime)
+				}
+				g.MTime, g.CTime, w.MTime, w.CTime = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+				if !reflect.DeepEqual(g, w) {
+					t.Errorf("node %d:\n got %+v\nwant %+v", i, g, w)
+				}
+			}
+		})
+	}
+}
+
+func TestBinaryTreeIsSmaller(t *testing.T) {
+	js, _ := EncodeTree(fullTree(), TreeJSON)
+	bin, _ := EncodeTree(fullTree(), TreeBinary)
+	if len(bin)*2 > len(js) {
+		t.Fatalf("binary tree %d bytes, JSON %d", len(bin), len(js))
+	}
+}
+
+func TestBinaryTreeRejectsDamage(t *testing.T) {
+	data, err := EncodeTree(fullTree(), TreeBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every truncation fails, and so does trailing data.
+	for n := len(treeMagic); n < len(data); n++ {
+		if _, err := DecodeTree(data[:n]); !errors.Is(err, ErrFormat) {
+			t.Fatalf("truncated to %d of %d bytes: %v", n, len(data), err)
+		}
+	}
+	if _, err := DecodeTree(append(data[:len(data):len(data)], 0)); !errors.Is(err, ErrFormat) {
+		t.Fatalf("trailing byte: %v", err)
+	}
+	minimal := func(name string, typ byte) []byte {
+		b := append([]byte(treeMagic), 1, byte(len(name)))
+		b = append(b, name...)
+		return append(b, typ, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	}
+	if tr, err := DecodeTree(minimal("ok", 6)); err != nil || len(tr.Nodes) != 1 || tr.Nodes[0].Type != TypeFIFO {
+		t.Fatalf("minimal fifo: %v %+v", err, tr)
+	}
+	for _, tc := range []struct {
+		name string
+		tree []byte
+	}{
+		{"unknown type", minimal("a", 9)},
+		{"type zero", minimal("a", 0)},
+		{"unsafe name", minimal("..", 6)},
+		{"unknown flags", append(minimal("a", 6)[:len(minimal("a", 6))-1], 4)},
+		{"huge count", append([]byte(treeMagic), 0xff, 0xff, 0xff, 0xff, 0x0f)},
+		{"nanoseconds", append([]byte(treeMagic), 1, 1, 'a', 6, 0, 0, 0, 0, 0, 0, 0x80, 0x94, 0xeb, 0xdc, 0x03)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := DecodeTree(tc.tree); !errors.Is(err, ErrFormat) {
+				t.Fatalf("DecodeTree = %v", err)
 			}
 		})
 	}

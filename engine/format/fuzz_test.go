@@ -33,12 +33,16 @@ func FuzzDecodeSnapshot(f *testing.F) {
 
 func FuzzDecodeTree(f *testing.F) {
 	h, sub := testID(1), testID(2)
-	data, _ := EncodeTree(&Tree{Nodes: []Node{
-		{Name: "a", Type: TypeFile, Size: 1, Content: []ID{testID(3)}, Hash: &h},
-		{Name: "b", Type: TypeDir, Subtree: &sub},
-		{Name: "c", Type: TypeSymlink, LinkTarget: "/etc/passwd"},
-	}})
-	f.Add(data)
+	for _, enc := range []TreeEncoding{TreeJSON, TreeBinary} {
+		data, _ := EncodeTree(&Tree{Nodes: []Node{
+			{Name: "a", Type: TypeFile, Size: 1, Content: []ID{testID(3)}, Hash: &h},
+			{Name: "b", Type: TypeDir, Subtree: &sub},
+			{Name: "c", Type: TypeSymlink, LinkTarget: "/etc/passwd"},
+		}}, enc)
+		f.Add(data)
+		full, _ := EncodeTree(fullTree(), enc)
+		f.Add(full)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr, err := DecodeTree(data)
 		if err != nil {

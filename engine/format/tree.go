@@ -1,7 +1,9 @@
 package format
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -17,8 +19,8 @@ const (
 	TypeSocket  = "socket"
 )
 
-// Tree is one directory's listing, stored as a tree blob: JSON with nodes
-// sorted by name, no duplicates.
+// Tree is one directory's listing, stored as a tree blob (binary or JSON, see
+// TreeEncoding) with nodes sorted by name, no duplicates.
 type Tree struct {
 	Nodes []Node `json:"nodes"`
 }
@@ -65,59 +67,86 @@ func ValidName(name string) bool {
 		!strings.ContainsAny(name, "/\x00")
 }
 
-// EncodeTree encodes a tree. Nodes must already be sorted by name.
-func EncodeTree(t *Tree) ([]byte, error) {
-	if t.Nodes == nil {
-		t = &Tree{Nodes: []Node{}}
+// EncodeTree encodes a tree in the given encoding. Nodes must already be
+// sorted by name.
+func EncodeTree(t *Tree, enc TreeEncoding) ([]byte, error) {
+	switch enc {
+	case TreeJSON:
+		if t.Nodes == nil {
+			t = &Tree{Nodes: []Node{}}
+		}
+		return json.Marshal(t)
+	case TreeBinary:
+		return encodeTreeBinary(nil, t)
 	}
-	return json.Marshal(t)
+	return nil, fmt.Errorf("encode tree: unknown encoding %d", enc)
 }
 
-// DecodeTree strictly decodes and validates a tree blob.
+// DecodeTree strictly decodes and validates a tree blob in either encoding
+// (a binary tree starts with "LBT2", a JSON one with '{').
 func DecodeTree(data []byte) (*Tree, error) {
-	var t Tree
-	if err := decodeJSON("tree", data, MaxTreeSize, &t); err != nil {
+	if len(data) > MaxTreeSize {
+		return nil, formatErr("tree", "%d bytes exceeds the %d byte limit", len(data), MaxTreeSize)
+	}
+	var t *Tree
+	if bytes.HasPrefix(data, []byte(treeMagic)) {
+		var err error
+		if t, err = decodeTreeBinary(data); err != nil {
+			return nil, err
+		}
+	} else {
+		t = new(Tree)
+		if err := decodeJSON("tree", data, MaxTreeSize, t); err != nil {
+			return nil, err
+		}
+		if t.Nodes == nil {
+			return nil, formatErr("tree", "missing nodes")
+		}
+	}
+	if err := t.validate(); err != nil {
 		return nil, err
 	}
-	if t.Nodes == nil {
-		return nil, formatErr("tree", "missing nodes")
-	}
+	return t, nil
+}
+
+// validate checks the rules every decoded tree must follow.
+func (t *Tree) validate() error {
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
 		if !ValidName(n.Name) {
-			return nil, formatErr("tree", "unsafe entry name %q", n.Name)
+			return formatErr("tree", "unsafe entry name %q", n.Name)
 		}
 		if i > 0 && t.Nodes[i-1].Name >= n.Name {
-			return nil, formatErr("tree", "entries not sorted or duplicated at %q", n.Name)
+			return formatErr("tree", "entries not sorted or duplicated at %q", n.Name)
 		}
 		if n.Mode&^0o7777 != 0 {
-			return nil, formatErr("tree", "%q: mode %o", n.Name, n.Mode)
+			return formatErr("tree", "%q: mode %o", n.Name, n.Mode)
 		}
 		switch n.Type {
 		case TypeFile:
 			if n.Hash == nil || n.Subtree != nil || n.LinkTarget != "" {
-				return nil, formatErr("tree", "file %q: bad fields", n.Name)
+				return formatErr("tree", "file %q: bad fields", n.Name)
 			}
 			if n.Size > 0 && len(n.Content) == 0 {
-				return nil, formatErr("tree", "file %q: size %d but no content", n.Name, n.Size)
+				return formatErr("tree", "file %q: size %d but no content", n.Name, n.Size)
 			}
 		case TypeDir:
 			if n.Subtree == nil || len(n.Content) > 0 || n.LinkTarget != "" {
-				return nil, formatErr("tree", "dir %q: bad fields", n.Name)
+				return formatErr("tree", "dir %q: bad fields", n.Name)
 			}
 		case TypeSymlink:
 			if n.LinkTarget == "" || strings.Contains(n.LinkTarget, "\x00") || len(n.Content) > 0 || n.Subtree != nil {
-				return nil, formatErr("tree", "symlink %q: bad fields", n.Name)
+				return formatErr("tree", "symlink %q: bad fields", n.Name)
 			}
 		case TypeDev, TypeCharDev, TypeFIFO, TypeSocket:
 			if len(n.Content) > 0 || n.Subtree != nil || n.LinkTarget != "" {
-				return nil, formatErr("tree", "%s %q: bad fields", n.Type, n.Name)
+				return formatErr("tree", "%s %q: bad fields", n.Type, n.Name)
 			}
 		default:
-			return nil, formatErr("tree", "%q: unknown type %q", n.Name, n.Type)
+			return formatErr("tree", "%q: unknown type %q", n.Name, n.Type)
 		}
 	}
-	return &t, nil
+	return nil
 }
 
 // FileHashInput returns the bytes whose keyed hash (with the repository's

@@ -151,9 +151,10 @@ func (r *Repository) LoadTree(ctx context.Context, id format.ID) (*format.Tree, 
 	return t, nil
 }
 
-// SaveTree encodes and stores a tree blob, returning its ID.
+// SaveTree encodes and stores a tree blob, returning its ID. Trees are
+// encoded as the repository's format version prescribes.
 func (r *Repository) SaveTree(ctx context.Context, t *format.Tree) (format.ID, error) {
-	data, err := format.EncodeTree(t)
+	data, err := format.EncodeTree(t, format.TreeEncodingFor(r.cfg.Version))
 	if err != nil {
 		return format.ID{}, fmt.Errorf("encode tree: %w", err)
 	}
