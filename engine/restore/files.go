@@ -193,12 +193,11 @@ func (rs *restorer) readPack(ctx context.Context, j *packJob) {
 	delivered := map[format.ID]bool{}
 	err := rs.r.ReadPackBlobs(ctx, j.pack, j.blobs, func(b *format.Blob, data []byte, err error) error {
 		delivered[b.ID] = true
-		zero := err == nil && allZero(data)
 		for _, t := range j.targets[b.ID] {
 			if err != nil {
 				t.f.setErr(err)
 			} else {
-				t.f.setErr(rs.write(t.f, t.off, data, zero))
+				t.f.setErr(rs.write(t.f, t.off, data))
 			}
 			rs.chunkDone(t.f)
 		}
@@ -244,9 +243,18 @@ func allZero(b []byte) bool {
 	return true
 }
 
+// Runs of zeros that restore leaves as holes: whole holeBlock-sized blocks
+// of the file, at least holeMin bytes in all. Shorter runs are written: a
+// hole inside a page-cache folio saves nothing and splits the write.
+const (
+	holeBlock = 4096
+	holeMin   = 64 << 10
+)
+
 // write puts data at off in f's temporary file, creating it on first use.
-// All-zero blocks are skipped (a hole), making the file sparse.
-func (rs *restorer) write(f *fileState, off int64, data []byte, zero bool) error {
+// Long runs of zeros are skipped (holes; the file is new, so they read as
+// zeros), making the file sparse and sparing the page cache.
+func (rs *restorer) write(f *fileState, off int64, data []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
@@ -255,12 +263,46 @@ func (rs *restorer) write(f *fileState, off int64, data []byte, zero bool) error
 	if err := rs.open(f); err != nil {
 		return err
 	}
-	if zero && len(data) >= 4096 {
+	pending := 0 // data[pending:] is not written yet
+	for _, h := range holes(off, data) {
+		if err := pwriteAll(f.fd, data[pending:h[0]], off+int64(pending)); err != nil {
+			return err
+		}
+		pending = h[1]
 		f.sparse = true
+	}
+	return pwriteAll(f.fd, data[pending:], off+int64(pending))
+}
+
+// holes returns the [start, end) ranges of data, which goes at file offset
+// off, to leave as holes: runs of all-zero holeBlock-aligned blocks of at
+// least holeMin bytes. Non-zero data costs one 8-byte test per block.
+func holes(off int64, data []byte) [][2]int {
+	if len(data) < holeMin {
 		return nil
 	}
+	var out [][2]int
+	i := int((holeBlock - off%holeBlock) % holeBlock) // first block boundary
+	for i+holeBlock <= len(data) {
+		if !allZero(data[i : i+holeBlock]) {
+			i += holeBlock
+			continue
+		}
+		j := i + holeBlock
+		for j+holeBlock <= len(data) && allZero(data[j:j+holeBlock]) {
+			j += holeBlock
+		}
+		if j-i >= holeMin {
+			out = append(out, [2]int{i, j})
+		}
+		i = j
+	}
+	return out
+}
+
+func pwriteAll(fd int, data []byte, off int64) error {
 	for len(data) > 0 {
-		n, err := unix.Pwrite(f.fd, data, off)
+		n, err := unix.Pwrite(fd, data, off)
 		if err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
