@@ -592,11 +592,12 @@ func putChunkBuf(b []byte) { chunkBufs.Put(&b) }
 // smallBufs recycles read buffers of small files.
 var smallBufs sync.Pool
 
-// saveSmall reads a file expected to be shorter than the minimum chunk
-// size and saves it as one chunk (or, if it grew meanwhile, as several
-// chunks of the minimum size; the caller reports the change). An empty
-// file has no chunks.
-func (b *backuper) saveSmall(f *os.File, save func([]byte) error) error {
+// saveSmall reads a file of expect bytes, shorter than the minimum chunk
+// size, and saves it as one chunk (or, if it grew meanwhile, as several
+// chunks of the minimum size). A read that returns all expected bytes ends
+// it: the caller's fstat catches a file that grew or changed. An empty file
+// has no chunks.
+func (b *backuper) saveSmall(f io.Reader, expect int, save func([]byte) error) error {
 	limit := b.params.Min
 	bp, _ := smallBufs.Get().(*[]byte)
 	if bp == nil || cap(*bp) < limit+1 {
@@ -605,8 +606,9 @@ func (b *backuper) saveSmall(f *os.File, save func([]byte) error) error {
 	}
 	defer smallBufs.Put(bp)
 	buf := (*bp)[:cap(*bp)]
+	want := min(expect, limit)
 	for {
-		n, err := io.ReadFull(f, buf[:limit])
+		n, err := io.ReadAtLeast(f, buf[:limit], want)
 		if n > 0 {
 			if serr := save(buf[:n]); serr != nil {
 				return serr
@@ -617,12 +619,12 @@ func (b *backuper) saveSmall(f *os.File, save func([]byte) error) error {
 			return nil
 		case err != nil:
 			return &fileError{err}
+		case n < limit:
+			return nil
 		}
+		want = limit // larger than expected: read on, in chunks of limit
 	}
 }
-
-// openFile opens source files (a seam for tests).
-var openFile = os.OpenFile
 
 // fileError is a problem with the source file (reported, not fatal).
 type fileError struct{ err error }
@@ -630,10 +632,7 @@ type fileError struct{ err error }
 func (e *fileError) Error() string { return e.err.Error() }
 
 func (b *backuper) saveFile(path string, node *format.Node) error {
-	f, err := openFile(path, os.O_RDONLY|syscall.O_NOATIME, 0)
-	if errors.Is(err, os.ErrPermission) {
-		f, err = openFile(path, os.O_RDONLY, 0) // O_NOATIME needs ownership
-	}
+	f, err := openSource(path)
 	if err != nil {
 		return &fileError{err}
 	}
@@ -653,7 +652,7 @@ func (b *backuper) saveFile(path string, node *format.Node) error {
 	if node.Size < uint64(b.params.Min) {
 		// Below the minimum chunk size a file is one chunk: read it whole
 		// into a pooled buffer, sparing the chunker's large window.
-		if err := b.saveSmall(f, save); err != nil {
+		if err := b.saveSmall(f, int(node.Size), save); err != nil {
 			return err
 		}
 	} else {
@@ -716,7 +715,7 @@ func (b *backuper) saveFile(path string, node *format.Node) error {
 	h := b.r.FileHash(size, content)
 	node.Hash = &h
 	changed := size != node.Size
-	if fi, err := f.Stat(); err == nil && (!fi.ModTime().Equal(node.MTime) || fi.Size() != int64(size)) {
+	if fsize, mtime, err := f.stat(); err == nil && (!mtime.Equal(node.MTime) || fsize != int64(size)) {
 		changed = true
 	}
 	node.Size = size

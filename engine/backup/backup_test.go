@@ -1,6 +1,7 @@
 package backup_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"lifeboat/engine/backup"
 	"lifeboat/engine/enginetest"
@@ -168,11 +170,11 @@ func TestUnreadableFileMakesPartialSnapshot(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	enginetest.MakeTree(t, src, 4)
 	bad := filepath.Join(src, "d0", "e0", "f00")
-	restore := backup.SetOpenFileForTest(func(name string, flag int, perm os.FileMode) (*os.File, error) {
+	restore := backup.SetOpenHookForTest(func(name string) error {
 		if name == bad {
-			return nil, os.ErrPermission
+			return os.ErrPermission
 		}
-		return os.OpenFile(name, flag, perm)
+		return nil
 	})
 	defer restore()
 	var warned []string
@@ -226,4 +228,111 @@ func subtreeOf(t *testing.T, r *repo.Repository, root format.ID, p string) forma
 		}
 	}
 	return id
+}
+
+// TestFilesChangingWhileRead changes a file between the walk's lstat and its
+// open: the backup reports ErrChanged, keeps what it read with a zero ctime
+// (so that the next backup reads it again), and the next backup stores the
+// file as it now is.
+func TestFilesChangingWhileRead(t *testing.T) {
+	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		before int
+		change func(p string) error
+	}{
+		{"small grows", 1000, func(p string) error { return appendTo(p, 500) }},
+		{"small grows past the minimum chunk", 1000, func(p string) error { return appendTo(p, 3*enginetest.SmallParams.Min) }},
+		{"small shrinks", 3000, func(p string) error { return os.Truncate(p, 100) }},
+		{"small empties", 3000, func(p string) error { return os.Truncate(p, 0) }},
+		{"empty grows", 0, func(p string) error { return appendTo(p, 10) }},
+		{"small touched", 3000, func(p string) error { return os.Chtimes(p, old.Add(time.Hour), old.Add(time.Hour)) }},
+		{"large grows", 100 << 10, func(p string) error { return appendTo(p, 50<<10) }},
+		{"large shrinks", 100 << 10, func(p string) error { return os.Truncate(p, 10<<10) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := enginetest.NewRepo(t, mem.New())
+			src := t.TempDir()
+			p := filepath.Join(src, "f")
+			data := make([]byte, tc.before)
+			for i := range data {
+				data[i] = byte(i * 7)
+			}
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+			once := false
+			defer backup.SetOpenHookForTest(func(name string) error {
+				if name == p && !once {
+					once = true
+					return tc.change(p)
+				}
+				return nil
+			})()
+			var errs []error
+			res := run(t, r, backup.Options{Paths: []string{src}, Host: "h",
+				OnWarning: func(_ string, err error) { errs = append(errs, err) }})
+			if !once {
+				t.Fatal("the file was never opened")
+			}
+			if len(errs) != 1 || !errors.Is(errs[0], backup.ErrChanged) {
+				t.Fatalf("warnings %v, want one ErrChanged", errs)
+			}
+			if n := findNode(t, r, res.Snapshot.Tree, p); !n.CTime.IsZero() {
+				t.Fatalf("changed file stored with ctime %v; the next backup would trust it", n.CTime)
+			}
+			errs = nil
+			res = run(t, r, backup.Options{Paths: []string{src}, Host: "h", Parent: refOf(res),
+				OnWarning: func(_ string, err error) { errs = append(errs, err) }})
+			if len(errs) != 0 {
+				t.Fatalf("second backup warned: %v", errs)
+			}
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := findNode(t, r, res.Snapshot.Tree, p); n.Size != uint64(fi.Size()) || !n.MTime.Equal(fi.ModTime()) {
+				t.Fatalf("second backup stored size %d mtime %v, the file has %d %v", n.Size, n.MTime, fi.Size(), fi.ModTime())
+			}
+		})
+	}
+}
+
+func appendTo(p string, n int) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(bytes.Repeat([]byte{'x'}, n))
+	return errors.Join(err, f.Close())
+}
+
+// findNode returns the node at absolute path p in the snapshot tree root.
+func findNode(t *testing.T, r *repo.Repository, root format.ID, p string) *format.Node {
+	t.Helper()
+	id := root
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	for i, name := range parts {
+		tr, err := r.LoadTree(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found *format.Node
+		for j := range tr.Nodes {
+			if tr.Nodes[j].Name == name {
+				found = &tr.Nodes[j]
+			}
+		}
+		if found == nil {
+			t.Fatalf("%s: no %q", p, name)
+		}
+		if i == len(parts)-1 {
+			return found
+		}
+		id = *found.Subtree
+	}
+	return nil
 }

@@ -1,11 +1,9 @@
 package backup
 
-import "os"
-
-// SetOpenFileForTest replaces the function that opens source files and
-// returns a function that restores it.
-func SetOpenFileForTest(f func(name string, flag int, perm os.FileMode) (*os.File, error)) func() {
-	old := openFile
-	openFile = f
-	return func() { openFile = old }
+// SetOpenHookForTest makes f run before each source file is opened (its
+// error fails the open) and returns a function that removes it.
+func SetOpenHookForTest(f func(path string) error) func() {
+	old := openHook
+	openHook = f
+	return func() { openHook = old }
 }
