@@ -85,24 +85,8 @@ func TestFixtureRepositoriesRestore(t *testing.T) {
 	for _, v := range versions {
 		t.Run(v.Name(), func(t *testing.T) {
 			dir := filepath.Join(fixtureDir, v.Name())
-			idData, err := os.ReadFile(filepath.Join(dir, "identity.txt"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			id, err := crypto.ParseIdentities(idData)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Work on a copy: opening must not need to write, but check it.
-			st, err := local.Open(filepath.Join(dir, "repo"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			ctx := context.Background()
-			r, err := repo.Open(ctx, st, id, repo.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := openFixture(t, dir)
 			if res, err := check.Run(ctx, r, check.Options{ReadData: true}); err != nil {
 				t.Fatalf("check: %v (%+v)", err, res)
 			}
@@ -135,6 +119,28 @@ func TestFixtureRepositoriesRestore(t *testing.T) {
 			compareManifests(t, want, got)
 		})
 	}
+}
+
+// openFixture opens the fixture repository in dir (repo/ and identity.txt).
+func openFixture(t *testing.T, dir string) *repo.Repository {
+	t.Helper()
+	idData, err := os.ReadFile(filepath.Join(dir, "identity.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := crypto.ParseIdentities(idData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := local.Open(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(context.Background(), st, id, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func compareManifests(t *testing.T, want, got map[string]manifestEntry) {
@@ -245,23 +251,8 @@ func TestBackupIntoV1RepositoryKeepsJSONTrees(t *testing.T) {
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join(fixtureDir, "v1"))); err != nil {
 		t.Fatal(err)
 	}
-	idData, err := os.ReadFile(filepath.Join(dir, "identity.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := crypto.ParseIdentities(idData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := local.Open(filepath.Join(dir, "repo"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	r, err := repo.Open(ctx, st, id, repo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openFixture(t, dir)
 	if v := r.Config().Version; v != 1 {
 		t.Fatalf("fixture v1 has version %d", v)
 	}
