@@ -593,10 +593,10 @@ func putChunkBuf(b []byte) { chunkBufs.Put(&b) }
 var smallBufs sync.Pool
 
 // saveSmall reads a file of expect bytes, shorter than the minimum chunk
-// size, and saves it as one chunk (or, if it grew meanwhile, as several
-// chunks of the minimum size). A read that returns all expected bytes ends
-// it: the caller's fstat catches a file that grew or changed. An empty file
-// has no chunks.
+// size, and saves it as one chunk (or, if it has more, as several chunks of
+// at most the minimum size). Having read the expected bytes it stops
+// without reading on to EOF: the caller's fstat catches a file that grew
+// or changed. An empty file has no chunks.
 func (b *backuper) saveSmall(f io.Reader, expect int, save func([]byte) error) error {
 	limit := b.params.Min
 	bp, _ := smallBufs.Get().(*[]byte)
@@ -606,7 +606,7 @@ func (b *backuper) saveSmall(f io.Reader, expect int, save func([]byte) error) e
 	}
 	defer smallBufs.Put(bp)
 	buf := (*bp)[:cap(*bp)]
-	want := min(expect, limit)
+	want := max(1, min(expect, limit))
 	for {
 		n, err := io.ReadAtLeast(f, buf[:limit], want)
 		if n > 0 {
@@ -619,10 +619,12 @@ func (b *backuper) saveSmall(f io.Reader, expect int, save func([]byte) error) e
 			return nil
 		case err != nil:
 			return &fileError{err}
-		case n < limit:
+		case n == expect:
 			return nil
 		}
-		want = limit // larger than expected: read on, in chunks of limit
+		// More than the walk saw (a file that grew, or a pseudo-file whose
+		// size reads 0): read on to the end, in chunks of limit.
+		want = limit
 	}
 }
 

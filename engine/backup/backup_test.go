@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -335,4 +336,27 @@ func findNode(t *testing.T, r *repo.Repository, root format.ID, p string) *forma
 		id = *found.Subtree
 	}
 	return nil
+}
+
+// TestPseudoFileIsRead backs up a /proc file: its size reads 0, but its
+// content must be stored all the same (and the size mismatch reported).
+func TestPseudoFileIsRead(t *testing.T) {
+	p := fmt.Sprintf("/proc/%d/mountinfo", os.Getpid())
+	want, err := os.ReadFile(p)
+	if err != nil || len(want) == 0 {
+		t.Fatalf("%s: %v, %d bytes", p, err, len(want))
+	}
+	if fi, err := os.Lstat(p); err != nil || fi.Size() != 0 {
+		t.Fatalf("%s: size %v, %v; the test wants a file whose size reads 0", p, fi, err)
+	}
+	r, _ := enginetest.NewRepo(t, mem.New())
+	var errs []error
+	res := run(t, r, backup.Options{Paths: []string{p}, Host: "h",
+		OnWarning: func(_ string, err error) { errs = append(errs, err) }})
+	if len(errs) != 1 || !errors.Is(errs[0], backup.ErrChanged) {
+		t.Fatalf("warnings %v, want one ErrChanged", errs)
+	}
+	if n := findNode(t, r, res.Snapshot.Tree, p); n.Size < uint64(len(want))/2 || len(n.Content) == 0 {
+		t.Fatalf("stored %d bytes in %d chunks, the file has about %d", n.Size, len(n.Content), len(want))
+	}
 }
