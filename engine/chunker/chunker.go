@@ -229,8 +229,8 @@ func BufferSize(p Params) int { return 2 * p.Max }
 // long-lived buffers outside the garbage-collected heap). It also resets
 // the Chunker to an empty stream.
 func (c *Chunker) SetBuffer(buf []byte) {
-	if len(buf) >= 2*c.p.Max {
-		c.buf = buf[:2*c.p.Max]
+	if n := BufferSize(c.p); len(buf) >= n {
+		c.buf = buf[:n]
 	}
 	c.Reset(nil)
 }
