@@ -134,7 +134,7 @@ func (m *memStorage) Put(ctx context.Context, name string, r io.ReadSeeker, size
 	if _, exists := m.objects[name]; exists && opt.IfNotExists {
 		return fmt.Errorf("mem put %s: %w", name, storage.ErrExist)
 	}
-	m.objects[name] = object{data: buf.Bytes(), modTime: time.Now()}
+	m.objects[name] = object{data: buf.Bytes(), modTime: time.Now()} // clock: the store's own time, as a server's would be
 	return nil
 }
 
