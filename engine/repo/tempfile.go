@@ -1,10 +1,6 @@
 package repo
 
-import (
-	"os"
-
-	"golang.org/x/sys/unix"
-)
+import "os"
 
 // tempFile returns an unnamed temporary file in dir ("" for the system's):
 // O_TMPFILE where the file system supports it, so the directory is not
@@ -17,7 +13,7 @@ func tempFile(dir string) (*os.File, error) {
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	if f, err := os.OpenFile(dir, os.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600); err == nil {
+	if f, err := openUnnamed(dir); err == nil {
 		return f, nil
 	}
 	f, err := os.CreateTemp(dir, ".lifeboat~pack-*")
