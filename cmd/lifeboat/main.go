@@ -55,10 +55,51 @@ func main() {
 	os.Exit(code)
 }
 
+// interruptSignals interrupt a command: SIGINT (Ctrl-C), SIGTERM, and
+// SIGHUP (the terminal or SSH session closed). Each cancels the command's
+// context, so that the command cleans up on its way out (a drill removes
+// its scratch directory, the daemon its daemon.json) instead of dying where
+// it stands.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// interruptedError is the cause of the root context's cancellation when a
+// signal interrupted the command.
+type interruptedError struct{ sig os.Signal }
+
+func (e *interruptedError) Error() string { return "interrupted by " + e.sig.String() }
+
+// withInterrupts returns a context that a signal of interruptSignals
+// cancels, with an *interruptedError as its cause, and the function that
+// stops listening for the signals.
+func withInterrupts(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, interruptSignals...)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(&interruptedError{sig: s})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// interrupted reports whether a signal cancelled ctx (see withInterrupts).
+func interrupted(ctx context.Context) bool {
+	var ie *interruptedError
+	return errors.As(context.Cause(ctx), &ie)
+}
+
 // run executes the CLI with args and returns the exit code. Tests call it
 // in-process.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := withInterrupts(context.Background())
 	defer stop()
 	app := newApp(stdin, stdout, stderr)
 	root := app.rootCommand()
@@ -67,13 +108,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	intr := interrupted(ctx)
 	if err != nil {
 		var silent *silentError
-		if !errors.As(err, &silent) {
+		switch {
+		case errors.As(err, &silent):
+		case intr && errors.Is(err, context.Canceled):
+			// "context canceled" says nothing to the user; the cause does.
+			fmt.Fprintf(stderr, "lifeboat: %v\n", context.Cause(ctx))
+		default:
 			fmt.Fprintf(stderr, "lifeboat: %v\n", err)
 		}
 	}
-	code := exitCode(err)
+	code := exitCode(err, intr)
 	if err != nil && code == ExitOK {
 		code = ExitError
 	}
