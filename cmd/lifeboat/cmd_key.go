@@ -17,6 +17,7 @@ func (a *app) keyCommand() *cobra.Command {
 		Short: "Manage identities and the keys that open the repository",
 	}
 	cmd.AddCommand(a.keyGenerateCommand(), a.keyAddCommand(), a.keyListCommand(), a.keyRemoveCommand())
+	asGroup(cmd)
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -75,5 +76,32 @@ func TestInterruptSignals(t *testing.T) {
 	stop()
 	if ctx.Err() == nil || interrupted(ctx) {
 		t.Fatalf("after stop: err %v, interrupted %v; want canceled, not interrupted", ctx.Err(), interrupted(ctx))
+	}
+}
+
+// TestUsageErrors: argument errors of any command exit 2.
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"backup"},
+		{"frobnicate"},
+		{"key", "frobnicate"},
+		{"backup", "--no-such-flag", "x"},
+		{"key", "remove"},
+		{"restore"},
+		{"snapshots", "extra"},
+	} {
+		if code, out, errOut := lb(t, args...); code != ExitUsage {
+			t.Errorf("lifeboat %q: exit %d, want %d\n%s%s", args, code, ExitUsage, out, errOut)
+		}
+	}
+	// A pack size out of range names the range (init has a passphrase,
+	// so that it gets as far as the pack size).
+	t.Setenv("LIFEBOAT_PASSPHRASE", "usage test passphrase")
+	for _, size := range []string{"32KiB", "2GiB"} {
+		dir := t.TempDir()
+		code, out, errOut := lb(t, "--repo", dir, "init", "--scrypt-log-n", "10", "--pack-size", size)
+		if code != ExitUsage || !strings.Contains(errOut, "out of range: give 1MiB to 1GiB") || strings.Contains(errOut, "malformed") {
+			t.Errorf("init --pack-size %s: exit %d, want %d naming the range\n%s%s", size, code, ExitUsage, out, errOut)
+		}
 	}
 }

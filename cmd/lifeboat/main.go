@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -143,9 +144,13 @@ compressed (zstd) and encrypted (age), and stored in one or more regions
 		SilenceErrors: true,
 		Version:       version,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if isGroup(cmd) {
+				return nil // it only prints its help
+			}
 			return a.loadConfig(cmd)
 		},
 	}
+	asGroup(root)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
 	f := root.PersistentFlags()
 	f.StringVar(&a.flags.config, "config", "", "configuration file (env LIFEBOAT_CONFIG, default ./lifeboat.yaml)")
@@ -170,7 +175,56 @@ compressed (zstd) and encrypted (age), and stored in one or more regions
 		a.drillCommand(),
 		a.daemonCommand(), a.statusCommand(),
 	)
+	usageArgs(root)
 	return root
+}
+
+// groupAnnotation marks a command that only groups subcommands.
+const groupAnnotation = "lifeboat:group"
+
+// asGroup makes cmd a group of subcommands that prints its help when run
+// alone and rejects an unknown subcommand as a usage error (exit 2). Left
+// to cobra, a group prints its help for any argument (exit 0), and the
+// root reports an unknown command with exit code 1.
+func asGroup(cmd *cobra.Command) {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[groupAnnotation] = "true"
+	cmd.Args = unknownCommand
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+}
+
+func isGroup(cmd *cobra.Command) bool { return cmd.Annotations[groupAnnotation] != "" }
+
+// unknownCommand rejects any argument of a group: it is not one of the
+// group's subcommands.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+	}
+	return usageErr("%s; run '%s --help' for the commands", msg, cmd.CommandPath())
+}
+
+// usageArgs makes the argument errors of cmd and its subcommands usage
+// errors (exit 2): cobra's argument checks (cobra.NoArgs, ExactArgs, ...)
+// return plain errors.
+func usageArgs(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			return withCode(ExitUsage, check(c, args))
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageArgs(sub)
+	}
 }
 
 func (a *app) versionCommand() *cobra.Command {
