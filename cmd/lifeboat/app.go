@@ -85,6 +85,26 @@ func (a *app) needConfig() (*config.Config, error) {
 	return a.cfg, nil
 }
 
+// source returns the configured source called name; an unknown name is a
+// usage error naming the configured sources.
+func (a *app) source(name string) (*config.Source, error) {
+	cfg, err := a.needConfig()
+	if err != nil {
+		return nil, err
+	}
+	if src := cfg.Source(name); src != nil {
+		return src, nil
+	}
+	var names []string
+	for _, s := range cfg.Sources {
+		names = append(names, s.Name)
+	}
+	if len(names) == 0 {
+		return nil, usageErr("no source %q in the configuration: it has no sources", name)
+	}
+	return nil, usageErr("no source %q in the configuration; its sources: %s", name, strings.Join(names, ", "))
+}
+
 // openStorage builds the storage of every configured region.
 func (a *app) openStorage(ctx context.Context, create bool) (storage.Storage, error) {
 	cfg, err := a.needConfig()

@@ -18,19 +18,33 @@ func (a *app) backupCommand() *cobra.Command {
 	var o struct {
 		excludes, excludeFiles, tags []string
 		oneFS, force                 bool
-		host, parent                 string
+		host, parent, source         string
 	}
 	cmd := &cobra.Command{
-		Use:   "backup PATH...",
+		Use:   "backup PATH... | backup --source NAME",
 		Short: "Back up files and directories into a new snapshot",
 		Long: `Back up files and directories into a new snapshot. Unchanged files (same size,
 mtime, ctime and inode as in the parent snapshot: the latest with the same host
 and paths) are not read again. Files that cannot be read are reported and
-skipped; the snapshot is then marked partial and the exit code is 3.`,
-		Args: cobra.MinimumNArgs(1),
+skipped; the snapshot is then marked partial and the exit code is 3.
+
+--source NAME backs up a source of the configuration now, exactly as the
+daemon's scheduled backup of it would: its paths, excludes, exclude file,
+one_file_system, tags and host (no PATH, --exclude, --exclude-file, -x,
+--tag or --host with it).`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			spec, err := newBackupSpec(args, o.excludes, o.excludeFiles, o.oneFS, o.tags, o.host)
+			var spec *backupSpec
+			var err error
+			if o.source != "" {
+				spec, err = a.sourceBackupSpec(cmd, o.source, args)
+			} else {
+				if len(args) == 0 {
+					return usageErr("give the PATHs to back up, or --source NAME to back up a source of the configuration")
+				}
+				spec, err = newBackupSpec(args, o.excludes, o.excludeFiles, o.oneFS, o.tags, o.host)
+			}
 			if err != nil {
 				return err
 			}
@@ -92,7 +106,27 @@ skipped; the snapshot is then marked partial and the exit code is 3.`,
 	f.StringVar(&o.host, "host", "", "record this host name (default: this machine's)")
 	f.StringVar(&o.parent, "parent", "", "use this snapshot as the parent instead of the latest")
 	f.BoolVar(&o.force, "force", false, "read every file, ignoring any parent snapshot")
+	f.StringVar(&o.source, "source", "", "back up the configured source `NAME` (its paths, excludes, tags and host)")
 	return cmd
+}
+
+// sourceBackupSpec returns the spec of `backup --source name`: the
+// configured source's, as the daemon builds it (sourceSpec). Paths and the
+// flags that say what to back up are usage errors with it.
+func (a *app) sourceBackupSpec(cmd *cobra.Command, name string, args []string) (*backupSpec, error) {
+	if len(args) > 0 {
+		return nil, usageErr("--source %s backs up the paths of the configured source; give no PATH with it", name)
+	}
+	for _, fl := range []string{"exclude", "exclude-file", "one-file-system", "tag", "host"} {
+		if cmd.Flags().Changed(fl) {
+			return nil, usageErr("--source %s takes its settings from the configuration; --%s cannot be given with it", name, fl)
+		}
+	}
+	src, err := a.source(name)
+	if err != nil {
+		return nil, err
+	}
+	return sourceSpec(src)
 }
 
 func (a *app) finishBackupJSON(res *backup.Result, parent *repo.SnapshotRef, warnings []string, behind []regionLag) error {

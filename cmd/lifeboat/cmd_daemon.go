@@ -119,8 +119,9 @@ and /healthz on --listen (default daemon.listen, else 127.0.0.1:9464; "none"
 disables it), logs to standard error (daemon.log_format), posts failures to
 daemon.webhook, and keeps the last run of every job in --state-dir, so that
 with daemon.catch_up a run missed while it was down is made up once at start.
-SIGINT or SIGTERM cancel the running jobs (an interrupted backup leaves the
-repository valid) and stop the daemon.`,
+SIGINT, SIGTERM or SIGHUP cancel the running jobs (an interrupted backup
+leaves the repository valid) and stop the daemon, which removes daemon.json
+from the state directory and exits 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runDaemon(cmd.Context(), o.listen, o.stateDir)

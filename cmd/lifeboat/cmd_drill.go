@@ -103,9 +103,9 @@ func (a *app) runDrill(ctx context.Context, d *config.Drill, o drillOverrides) (
 		RTO: spec.RTO.Std(), RPO: spec.RPO.Std(),
 	}
 	if spec.Source != "" {
-		src := cfg.Source(spec.Source)
-		if src == nil {
-			return nil, usageErr("no source %q in the configuration", spec.Source)
+		src, err := a.source(spec.Source)
+		if err != nil {
+			return nil, err
 		}
 		opts.Filter = repo.Filter{Paths: src.Paths, Tags: src.Tags, Host: src.Host}
 	}
@@ -192,8 +192,10 @@ Reports the RTO (start to verified restore; for a sample also extrapolated
 to the whole snapshot), the RPO (age of the snapshot), files and bytes,
 throughput, reads per region, failovers and repairs. The drill fails, with
 exit code 5 and the reasons printed, when a file fails verification, the
-remaining regions cannot serve the data, or the RTO or RPO objective is
-exceeded. Every drill stores an encrypted record in the repository (see
+remaining regions cannot serve the data (unavailable), no snapshot matches
+the selection (no-snapshot), or the RTO or RPO objective is exceeded. The
+scratch directory is removed on every way out, an interrupt (SIGINT,
+SIGTERM, SIGHUP) included, unless --keep. Every drill stores an encrypted record in the repository (see
 "drill history" and "drill coverage"); --json FILE also writes the report
 as JSON (--json alone: to standard output, instead of the summary). --name
 runs a drill of the configuration; flags override its settings.`,

@@ -55,11 +55,14 @@ when neither is given, to a passphrase (LIFEBOAT_PASSPHRASE_FILE or a prompt).`,
 			}
 			packSize := int64(cfg.Repository.PackSize)
 			if o.packSize != "" {
-				s, err := parseSize(o.packSize)
+				s, err := config.ParseSize(o.packSize)
 				if err != nil {
 					return usageErr("--pack-size: %v", err)
 				}
-				packSize = s
+				if s < config.MinPackSize || s > config.MaxPackSize {
+					return usageErr("--pack-size %s is out of range: give %s to %s", s, config.MinPackSize, config.MaxPackSize)
+				}
+				packSize = int64(s)
 			}
 			params := chunker.DefaultParams
 			if o.chunkAvg != "" {

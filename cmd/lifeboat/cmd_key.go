@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
-
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"lifeboat/crypto"
+	"lifeboat/engine/repo"
 )
 
 func (a *app) keyCommand() *cobra.Command {
@@ -17,6 +21,7 @@ func (a *app) keyCommand() *cobra.Command {
 		Short: "Manage identities and the keys that open the repository",
 	}
 	cmd.AddCommand(a.keyGenerateCommand(), a.keyAddCommand(), a.keyListCommand(), a.keyRemoveCommand())
+	asGroup(cmd)
 	return cmd
 }
 
@@ -36,6 +41,11 @@ func (a *app) keyGenerateCommand() *cobra.Command {
 				fmt.Fprint(a.stdout, data)
 				return nil
 			}
+			// The folder is created private, as ~/.config/lifeboat is
+			// usually not there yet.
+			if err := os.MkdirAll(filepath.Dir(output), 0o700); err != nil {
+				return fmt.Errorf("write identity: %w", err)
+			}
 			if err := writeSecretFile(output, []byte(data)); err != nil {
 				return fmt.Errorf("write identity: %w", err)
 			}
@@ -46,7 +56,7 @@ func (a *app) keyGenerateCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "write the identity to `FILE` (created with mode 0600; never overwritten)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write the identity to `FILE` (created with mode 0600, its missing folders 0700; never overwritten)")
 	return cmd
 }
 
@@ -175,14 +185,24 @@ func short(s string, n int) string {
 }
 
 func (a *app) keyRemoveCommand() *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "remove ID",
-		Short: "Remove a key (the last key cannot be removed)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Remove a key (the last key cannot be removed; the one in use only with --force)",
+		Long: `Remove the key whose ID starts with ID. The last key cannot be removed. The key
+the current identity or passphrase opened the repository with is refused
+unless --force: removing it locks this identity out (the next command exits
+12) unless another key matches it.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := a.openRepo(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if !force {
+				if err := refuseCurrentKey(cmd.Context(), r, args[0]); err != nil {
+					return err
+				}
 			}
 			id, err := r.RemoveKey(cmd.Context(), args[0])
 			if err != nil {
@@ -192,4 +212,27 @@ func (a *app) keyRemoveCommand() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "also remove the key the current identity opened the repository with")
+	return cmd
+}
+
+// refuseCurrentKey fails when prefix names exactly the key r was opened
+// with and it is not the last one (RemoveKey refuses that, and an
+// ambiguous prefix, itself).
+func refuseCurrentKey(ctx context.Context, r *repo.Repository, prefix string) error {
+	keys, err := r.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	var match []repo.KeyInfo
+	for _, k := range keys {
+		if prefix != "" && strings.HasPrefix(k.ID.String(), prefix) {
+			match = append(match, k)
+		}
+	}
+	if len(keys) > 1 && len(match) == 1 && match[0].Current {
+		return fmt.Errorf("key %s is the one this identity opened the repository with; removing it locks you out "+
+			"(add another key first, or use --force if another identity or passphrase still opens the repository)", match[0].ID.Short())
+	}
+	return nil
 }

@@ -19,7 +19,7 @@ const (
 	ExitDrillFailed = 5   // a restore drill failed (reasons printed)
 	ExitNoRepo      = 10  // no repository at the configured location
 	ExitWrongKey    = 12  // no key matches the identity or passphrase
-	ExitInterrupt   = 130 // interrupted (SIGINT/SIGTERM)
+	ExitInterrupt   = 130 // interrupted (SIGINT, SIGTERM or SIGHUP)
 )
 
 // exitError carries an exit code with an error.
@@ -42,19 +42,26 @@ func usageErr(format string, args ...any) error {
 	return withCode(ExitUsage, fmt.Errorf(format, args...))
 }
 
-// exitCode maps an error to the process exit code.
-func exitCode(err error) int {
+// exitCode maps an error to the process exit code; interrupted says
+// whether a signal interrupted the command (see withInterrupts). Only then
+// is the exit code 130: a context.Canceled in the chain is not enough, as
+// commands cancel their own work when one part fails (the other regions'
+// uploads when a region's disk is full), and then the failure that caused
+// it is what the exit code reports.
+func exitCode(err error, interrupted bool) int {
 	var ee *exitError
 	var ce *config.Error
 	var se *silentError
 	switch {
 	case err == nil:
 		return ExitOK
+	case interrupted && errors.Is(err, context.Canceled):
+		return ExitInterrupt
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &se):
 		return se.code
-	case errors.Is(err, context.Canceled):
+	case interrupted:
 		return ExitInterrupt
 	case errors.Is(err, repo.ErrNoRepository):
 		return ExitNoRepo

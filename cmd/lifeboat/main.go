@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -55,10 +56,51 @@ func main() {
 	os.Exit(code)
 }
 
+// interruptSignals interrupt a command: SIGINT (Ctrl-C), SIGTERM, and
+// SIGHUP (the terminal or SSH session closed). Each cancels the command's
+// context, so that the command cleans up on its way out (a drill removes
+// its scratch directory, the daemon its daemon.json) instead of dying where
+// it stands.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// interruptedError is the cause of the root context's cancellation when a
+// signal interrupted the command.
+type interruptedError struct{ sig os.Signal }
+
+func (e *interruptedError) Error() string { return "interrupted by " + e.sig.String() }
+
+// withInterrupts returns a context that a signal of interruptSignals
+// cancels, with an *interruptedError as its cause, and the function that
+// stops listening for the signals.
+func withInterrupts(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, interruptSignals...)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(&interruptedError{sig: s})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// interrupted reports whether a signal cancelled ctx (see withInterrupts).
+func interrupted(ctx context.Context) bool {
+	var ie *interruptedError
+	return errors.As(context.Cause(ctx), &ie)
+}
+
 // run executes the CLI with args and returns the exit code. Tests call it
 // in-process.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := withInterrupts(context.Background())
 	defer stop()
 	app := newApp(stdin, stdout, stderr)
 	root := app.rootCommand()
@@ -67,13 +109,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	intr := interrupted(ctx)
 	if err != nil {
 		var silent *silentError
-		if !errors.As(err, &silent) {
+		switch {
+		case errors.As(err, &silent):
+		case intr && errors.Is(err, context.Canceled):
+			// "context canceled" says nothing to the user; the cause does.
+			fmt.Fprintf(stderr, "lifeboat: %v\n", context.Cause(ctx))
+		default:
 			fmt.Fprintf(stderr, "lifeboat: %v\n", err)
 		}
 	}
-	code := exitCode(err)
+	code := exitCode(err, intr)
 	if err != nil && code == ExitOK {
 		code = ExitError
 	}
@@ -96,9 +144,13 @@ compressed (zstd) and encrypted (age), and stored in one or more regions
 		SilenceErrors: true,
 		Version:       version,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if isGroup(cmd) {
+				return nil // it only prints its help
+			}
 			return a.loadConfig(cmd)
 		},
 	}
+	asGroup(root)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
 	f := root.PersistentFlags()
 	f.StringVar(&a.flags.config, "config", "", "configuration file (env LIFEBOAT_CONFIG, default ./lifeboat.yaml)")
@@ -123,7 +175,56 @@ compressed (zstd) and encrypted (age), and stored in one or more regions
 		a.drillCommand(),
 		a.daemonCommand(), a.statusCommand(),
 	)
+	usageArgs(root)
 	return root
+}
+
+// groupAnnotation marks a command that only groups subcommands.
+const groupAnnotation = "lifeboat:group"
+
+// asGroup makes cmd a group of subcommands that prints its help when run
+// alone and rejects an unknown subcommand as a usage error (exit 2). Left
+// to cobra, a group prints its help for any argument (exit 0), and the
+// root reports an unknown command with exit code 1.
+func asGroup(cmd *cobra.Command) {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[groupAnnotation] = "true"
+	cmd.Args = unknownCommand
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+}
+
+func isGroup(cmd *cobra.Command) bool { return cmd.Annotations[groupAnnotation] != "" }
+
+// unknownCommand rejects any argument of a group: it is not one of the
+// group's subcommands.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+	}
+	return usageErr("%s; run '%s --help' for the commands", msg, cmd.CommandPath())
+}
+
+// usageArgs makes the argument errors of cmd and its subcommands usage
+// errors (exit 2): cobra's argument checks (cobra.NoArgs, ExactArgs, ...)
+// return plain errors.
+func usageArgs(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			return withCode(ExitUsage, check(c, args))
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageArgs(sub)
+	}
 }
 
 func (a *app) versionCommand() *cobra.Command {

@@ -85,8 +85,12 @@ const (
 	// copy on disk does not match the snapshot.
 	ReasonVerify ReasonCode = "verification"
 	// ReasonUnavailable: the remaining regions could not serve some data
-	// (missing or unreachable objects, no snapshot, no repository).
+	// (missing or unreachable objects, no repository).
 	ReasonUnavailable ReasonCode = "unavailable"
+	// ReasonNoSnapshot: the regions answered, but no snapshot matches the
+	// drill's selection (none yet, a wrong ID, a source never backed up):
+	// there was nothing to drill. Not an outage.
+	ReasonNoSnapshot ReasonCode = "no-snapshot"
 	// ReasonRTO: the (extrapolated) recovery time exceeded the objective.
 	ReasonRTO ReasonCode = "rto"
 	// ReasonRPO: the snapshot was older than the objective.
@@ -290,6 +294,7 @@ type drill struct {
 	failed     map[string]bool     // paths already reported
 	unserved   map[string][]string // after the restore: object -> regions that failed it, served by none
 	nUnavail   int64               // failures of KindUnavailable
+	noSnapshot bool                // no snapshot matched the selection
 }
 
 // Run restores the selected snapshot of r into a scratch directory,
@@ -432,7 +437,11 @@ func (d *drill) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		d.addFailure("", nil, err)
+		if errors.Is(err, repo.ErrSnapshotNotFound) {
+			d.noSnapshot = true
+		} else {
+			d.addFailure("", nil, err)
+		}
 		rep.End = d.now().UTC()
 		rep.RTO = rep.End.Sub(rep.Start)
 		d.finish(ctx)
@@ -767,6 +776,10 @@ func (d *drill) judge() {
 		rep.Reasons = append(rep.Reasons, Reason{Code: ReasonUnavailable,
 			Message: fmt.Sprintf("the regions %s could not serve the data of %d %s%s", strings.Join(rep.Regions, ", "), nUnavail, plural(nUnavail, "entry", "entries"), first(unavailable))})
 	}
+	if d.noSnapshot {
+		rep.Reasons = append(rep.Reasons, Reason{Code: ReasonNoSnapshot,
+			Message: fmt.Sprintf("no snapshot matches %s in the regions %s: nothing to drill", selection(d.opts), strings.Join(rep.Regions, ", "))})
+	}
 	if rep.Snapshot != "" {
 		rto, what := rep.RTO, "RTO"
 		if !rep.Full {
@@ -797,6 +810,31 @@ func describe(f Failure) string {
 		s += " (region " + strings.Join(f.Regions, ", ") + ")"
 	}
 	return s
+}
+
+// selection describes the snapshot a drill looks for.
+func selection(o Options) string {
+	sel := o.Snapshot
+	if sel == "" {
+		sel = "latest"
+	}
+	desc := fmt.Sprintf("%q", sel)
+	var with []string
+	if f := o.Filter; sel == "latest" {
+		if len(f.Paths) > 0 {
+			with = append(with, "paths "+strings.Join(f.Paths, " "))
+		}
+		if len(f.Tags) > 0 {
+			with = append(with, "tags "+strings.Join(f.Tags, ","))
+		}
+		if f.Host != "" {
+			with = append(with, "host "+f.Host)
+		}
+	}
+	if len(with) > 0 {
+		desc += " with " + strings.Join(with, ", ")
+	}
+	return desc
 }
 
 func plural(n int64, one, many string) string {

@@ -13,6 +13,7 @@ import (
 
 	"lifeboat/engine/drill"
 	"lifeboat/engine/format"
+	"lifeboat/engine/repo"
 	"lifeboat/storage"
 	"lifeboat/storage/fault"
 )
@@ -278,6 +279,38 @@ func TestUnavailable(t *testing.T) {
 			t.Errorf("no record stored: %s", rep.RecordError)
 		}
 	})
+}
+
+// TestNoSnapshot: when the regions answer but no snapshot matches (a
+// source never backed up, an unknown ID), the drill fails with its own
+// reason, not as an outage, and its record is stored.
+func TestNoSnapshot(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name string
+		opts drill.Options
+		want string
+	}{
+		{"filter", drill.Options{Filter: repo.Filter{Paths: []string{"/nowhere"}, Tags: []string{"nightly"}}},
+			`no snapshot matches "latest" with paths /nowhere, tags nightly in the regions b`},
+		{"id", drill.Options{Snapshot: "ffffffff"}, `no snapshot matches "ffffffff" in the regions b`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := e.drill(t, backupTime.Add(time.Hour), []string{"a"}, tc.opts)
+			if rep.Passed || !slices.Equal(reasonCodes(rep), []drill.ReasonCode{drill.ReasonNoSnapshot}) || rep.Snapshot != "" {
+				t.Fatalf("reasons %+v snapshot %q, want [no-snapshot] and none", rep.Reasons, rep.Snapshot)
+			}
+			if r, _ := rep.Reason(drill.ReasonNoSnapshot); !strings.Contains(r.Message, tc.want) {
+				t.Errorf("message %q, want it to contain %q", r.Message, tc.want)
+			}
+			if rep.FailureCount != 0 || rep.Target != "" {
+				t.Errorf("failures %d %+v, target %q: want none (nothing was restored)", rep.FailureCount, rep.Failures, rep.Target)
+			}
+			if rep.Record == "" {
+				t.Errorf("no record stored: %s", rep.RecordError)
+			}
+		})
+	}
 }
 
 // TestAgainst: changes to the live source since the snapshot are drift,
