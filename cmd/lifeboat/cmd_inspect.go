@@ -328,7 +328,9 @@ the exit code is 4.`,
 			if err != nil {
 				return err
 			}
-			a.printf("no problems found\n")
+			if !a.flags.json { // the JSON object is the whole output
+				a.printf("no problems found\n")
+			}
 			return nil
 		},
 	}
