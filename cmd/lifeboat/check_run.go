@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -90,5 +91,20 @@ func repairAdvice(res *check.Result, other int) []string {
 	if other > 0 && len(fixable) <= maxBadNames {
 		out = append(out, "to hash every copy in every region and replace the bad ones, run: lifeboat sync --verify")
 	}
+	for _, region := range slices.Sorted(maps.Keys(res.Unreadable)) {
+		out = append(out, fmt.Sprintf("region %s did not answer for %d pack copies, which are not verified: check them when it answers (lifeboat check --read-data --region %s)",
+			region, res.Unreadable[region], region))
+	}
 	return out
+}
+
+// checkExitCode is the exit code of a check that found problems: 4 when a
+// copy is bad or missing or the structure is damaged (other counts the
+// problems of no particular region's copy); 1 when the only problems are
+// copies a region did not serve (unverified, not known to be damaged).
+func checkExitCode(res *check.Result, other int) int {
+	if res != nil && len(res.BadCopies) == 0 && other == 0 && len(res.Unreadable) > 0 {
+		return ExitError
+	}
+	return ExitIntegrity
 }

@@ -131,6 +131,7 @@ func TestRepairAdvice(t *testing.T) {
 		{"many", check.Result{BadCopies: many}, 0, []string{"lifeboat sync --verify"}},
 		{"lost", check.Result{BadCopies: map[string][]string{lost: {"a", "b"}}, NoGoodCopy: []string{lost}}, 0, []string{"no region read holds a good copy of " + lost}},
 		{"structural", check.Result{}, 2, []string{"lifeboat sync --verify"}},
+		{"unreadable", check.Result{Unreadable: map[string]int64{"c": 3}}, 0, []string{"region c did not answer for 3 pack copies"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := repairAdvice(&tc.res, tc.other)
@@ -143,5 +144,23 @@ func TestRepairAdvice(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCheckExitCode(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		res   check.Result
+		other int
+		want  int
+	}{
+		{"bad copy", check.Result{BadCopies: map[string][]string{"data/aa/aa": {"b"}}}, 0, ExitIntegrity},
+		{"structural", check.Result{}, 1, ExitIntegrity},
+		{"bad and unreadable", check.Result{BadCopies: map[string][]string{"data/aa/aa": {"b"}}, Unreadable: map[string]int64{"c": 1}}, 0, ExitIntegrity},
+		{"only unreadable", check.Result{Unreadable: map[string]int64{"c": 1}}, 0, ExitError},
+	} {
+		if got := checkExitCode(&tc.res, tc.other); got != tc.want {
+			t.Errorf("%s: exit %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

@@ -323,7 +323,7 @@ the exit code is 4.`,
 						fmt.Fprintln(a.stderr, l)
 					}
 				}
-				return &silentError{code: ExitIntegrity}
+				return &silentError{code: checkExitCode(res, other)}
 			}
 			if err != nil {
 				return err

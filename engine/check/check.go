@@ -109,6 +109,10 @@ type Result struct {
 	// NoGoodCopy lists, sorted, the packs no region read had a good copy
 	// of (sync cannot repair them from those regions).
 	NoGoodCopy []string
+	// Unreadable counts, per region, the copies that could not be read
+	// (the region failed to answer): unverified, but not known to be bad.
+	// They are problems too, and not in BadCopies.
+	Unreadable map[string]int64
 }
 
 // ErrProblems is returned when any problem was found.
@@ -419,7 +423,9 @@ func (c *checker) checkPack(ctx context.Context, p repo.PackInfo, blobs []format
 	}
 	if good == 0 && ctx.Err() == nil {
 		c.mu.Lock()
-		c.res.NoGoodCopy = append(c.res.NoGoodCopy, name)
+		if len(c.res.BadCopies[name]) > 0 { // not only unreadable copies
+			c.res.NoGoodCopy = append(c.res.NoGoodCopy, name)
+		}
 		c.mu.Unlock()
 	}
 }
@@ -431,13 +437,28 @@ func (c *checker) checkCopy(ctx context.Context, p repo.PackInfo, name string, b
 	data := c.buffer(p.Size)
 	defer c.recycle(data)
 	if err := readCopy(ctx, rep.Reader, name, data); err != nil {
-		if errors.Is(err, storage.ErrNotExist) {
+		switch {
+		case ctx.Err() != nil:
+			return err
+		case errors.Is(err, storage.ErrNotExist):
 			err = fmt.Errorf("pack missing: %w", storage.ErrNotExist)
 			if rep.Region != "" {
 				err = fmt.Errorf("pack missing in region %s: %w", rep.Region, storage.ErrNotExist)
 			}
+			c.badCopy(Problem{Region: rep.Region, Object: name, Err: err})
+		case isIntegrity(err):
+			c.badCopy(Problem{Region: rep.Region, Object: name, Err: err})
+		default:
+			// The region did not answer: the copy is unverified, not
+			// known to be bad.
+			c.mu.Lock()
+			if c.res.Unreadable == nil {
+				c.res.Unreadable = map[string]int64{}
+			}
+			c.res.Unreadable[rep.Region]++
+			c.mu.Unlock()
+			c.problem(Problem{Region: rep.Region, Object: name, Err: err})
 		}
-		c.badCopy(Problem{Region: rep.Region, Object: name, Err: err})
 		return err
 	}
 	c.mu.Lock()

@@ -18,6 +18,7 @@ import (
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
 	"lifeboat/storage"
+	"lifeboat/storage/fault"
 	"lifeboat/storage/mem"
 	"lifeboat/storage/regions"
 )
@@ -25,7 +26,8 @@ import (
 // regionEnv is a repository in three in-memory regions a, b, c (a
 // preferred) holding one backup of the sample tree.
 type regionEnv struct {
-	mems  map[string]storage.Storage
+	mems   map[string]storage.Storage
+	faults map[string]*fault.Storage
 	set   *regions.Set
 	id    *crypto.Identity
 	packs []repo.PackInfo // sorted by size, largest first
@@ -33,12 +35,12 @@ type regionEnv struct {
 
 func newRegionEnv(t *testing.T) *regionEnv {
 	t.Helper()
-	e := &regionEnv{mems: map[string]storage.Storage{}}
+	e := &regionEnv{mems: map[string]storage.Storage{}, faults: map[string]*fault.Storage{}}
 	var rs []regions.Region
 	for i, name := range []string{"a", "b", "c"} {
 		m := mem.New()
-		e.mems[name] = m
-		rs = append(rs, regions.Region{Name: name, Storage: m, Priority: i})
+		e.mems[name], e.faults[name] = m, fault.New(m)
+		rs = append(rs, regions.Region{Name: name, Storage: e.faults[name], Priority: i})
 	}
 	set, err := regions.New(rs, regions.Options{})
 	if err != nil {
@@ -220,6 +222,36 @@ func TestReadDataMissingAndLongCopies(t *testing.T) {
 	for _, p := range o.problems {
 		if p.Object == format.PackName(gone.ID) && !strings.Contains(p.String(), "missing in region c") {
 			t.Errorf("problem %q does not say the pack is missing in region c", p)
+		}
+	}
+}
+
+// TestReadDataUnreadableRegion: copies a region fails to serve are
+// problems of that region, counted as unreadable, not as bad copies.
+func TestReadDataUnreadableRegion(t *testing.T) {
+	e := newRegionEnv(t)
+	e.faults["c"].FailOn(fault.OpGet, fault.Prefix(format.DataPrefix), nil, -1)
+	o := e.run(t, check.Options{ReadData: true})
+	if !errors.Is(o.err, check.ErrProblems) {
+		t.Fatalf("check: %v, want ErrProblems", o.err)
+	}
+	if got := o.res.Unreadable; len(got) != 1 || got["c"] != int64(len(e.packs)) {
+		t.Errorf("unreadable %v, want every pack in c", got)
+	}
+	if len(o.res.BadCopies) != 0 || len(o.res.NoGoodCopy) != 0 {
+		t.Errorf("bad copies %v, no good copy %v: want none", o.res.BadCopies, o.res.NoGoodCopy)
+	}
+	for _, p := range e.packs {
+		if err := o.reads["c"][p.ID]; !errors.Is(err, fault.ErrInjected) {
+			t.Errorf("region c, pack %s: %v, want the injected error", p.ID.Short(), err)
+		}
+		if err, ok := o.reads["b"][p.ID]; !ok || err != nil {
+			t.Errorf("region b, pack %s: read %v, %v", p.ID.Short(), ok, err)
+		}
+	}
+	for _, p := range o.problems {
+		if p.Region != "c" {
+			t.Errorf("problem %q not in region c", p)
 		}
 	}
 }
