@@ -28,9 +28,9 @@ import (
 type regionEnv struct {
 	mems   map[string]storage.Storage
 	faults map[string]*fault.Storage
-	set   *regions.Set
-	id    *crypto.Identity
-	packs []repo.PackInfo // sorted by size, largest first
+	set    *regions.Set
+	id     *crypto.Identity
+	packs  []repo.PackInfo // sorted by size, largest first
 }
 
 func newRegionEnv(t *testing.T) *regionEnv {
