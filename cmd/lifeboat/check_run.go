@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
-	"time"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"lifeboat/crypto"
 	"lifeboat/engine/check"
@@ -12,17 +15,16 @@ import (
 	"lifeboat/storage"
 )
 
-// runCheck opens the repository on st through a coverage tracker and checks
-// it with opts. A --read-data-subset takes the packs that the region serving
-// reads has verified least recently according to the coverage records of
-// earlier drills and checks, so that successive checks read every pack.
-// The packs verified are stored as a coverage record; a failure to store it
-// goes to warn and does not change the check's result.
+// runCheck opens the repository on st and checks it with opts. A data
+// check reads every selected region's copy of each pack (opts.Regions;
+// all regions by default). A --read-data-subset takes the packs verified
+// least recently in the selected regions according to the coverage
+// records of earlier drills and checks, so that successive checks read
+// every pack in every region. The copies verified are stored as a
+// coverage record, per region (only the regions read); a failure to store
+// it goes to warn and does not change the check's result.
 func runCheck(ctx context.Context, st storage.Storage, id *crypto.Identity, cacheDir, host string, opts check.Options, warn func(error)) (*check.Result, error) {
-	// Packs are read region by region through the tracker, so that the
-	// coverage record names the region each verified pack came from.
-	tracked := drill.Track(st)
-	r, err := repo.Open(ctx, tracked, id, repo.Options{CacheDir: cacheDir})
+	r, err := repo.Open(ctx, st, id, repo.Options{CacheDir: cacheDir})
 	if err != nil {
 		return nil, err
 	}
@@ -31,24 +33,78 @@ func runCheck(ctx context.Context, st storage.Storage, id *crypto.Identity, cach
 		if lerr != nil {
 			warn(lerr) // pick without coverage: a seeded random subset
 		}
-		opts.LastRead = drill.LastRead(recs, tracked.Preferred())
+		opts.LastRead = drill.LastReadByRegion(recs)
 	}
-	var verified []format.ID
+	verified := map[string][]format.ID{}
+	n := 0
 	onRead := opts.OnPackRead
-	opts.OnPackRead = func(pack format.ID, err error) {
+	opts.OnPackRead = func(pack format.ID, region string, err error) {
 		if err == nil {
-			verified = append(verified, pack)
+			verified[region] = append(verified[region], pack)
+			n++
 		}
 		if onRead != nil {
-			onRead(pack, err)
+			onRead(pack, region, err)
 		}
 	}
 	res, err := check.Run(ctx, r, opts)
-	if len(verified) > 0 && ctx.Err() == nil {
-		rec := drill.CheckRecord(time.Now(), host, tracked, verified, len(r.Index().Packs()))
+	if n > 0 && ctx.Err() == nil {
+		rec := drill.CheckRecord(r.Now(), host, verified, len(r.Index().Packs()))
 		if _, rerr := drill.SaveRecord(ctx, r, rec); rerr != nil {
 			warn(rerr)
 		}
 	}
 	return res, err
+}
+
+// maxBadNames bounds the objects a repair advice names one by one; beyond
+// it the advice is `lifeboat sync --verify`.
+const maxBadNames = 10
+
+// repairAdvice says how to repair what a check found: the bad or missing
+// copies of objects that some region read holds a good copy of are
+// replaced by `lifeboat sync --bad NAME…` (`sync --verify` for many); an
+// object no region read holds a good copy of is named as such. other
+// counts the problems of no particular region's copy (the structural
+// check's): they get `lifeboat sync --verify`.
+func repairAdvice(res *check.Result, other int) []string {
+	if res == nil {
+		return nil
+	}
+	var fixable []string
+	for obj := range res.BadCopies {
+		if !slices.Contains(res.NoGoodCopy, obj) {
+			fixable = append(fixable, obj)
+		}
+	}
+	slices.Sort(fixable)
+	var out []string
+	switch {
+	case len(fixable) > maxBadNames:
+		out = append(out, fmt.Sprintf("to replace the %d bad copies from good regions, run: lifeboat sync --verify", len(fixable)))
+	case len(fixable) > 0:
+		out = append(out, "to replace the bad copies from a good region, run: lifeboat sync --bad "+strings.Join(fixable, " --bad "))
+	}
+	for _, obj := range res.NoGoodCopy {
+		out = append(out, fmt.Sprintf("no region read holds a good copy of %s (lifeboat sync --bad %s repairs it only from another region)", obj, obj))
+	}
+	if other > 0 && len(fixable) <= maxBadNames {
+		out = append(out, "to hash every copy in every region and replace the bad ones, run: lifeboat sync --verify")
+	}
+	for _, region := range slices.Sorted(maps.Keys(res.Unreadable)) {
+		out = append(out, fmt.Sprintf("region %s did not answer for %d pack copies, which are not verified: check them when it answers (lifeboat check --read-data --region %s)",
+			region, res.Unreadable[region], region))
+	}
+	return out
+}
+
+// checkExitCode is the exit code of a check that found problems: 4 when a
+// copy is bad or missing or the structure is damaged (other counts the
+// problems of no particular region's copy); 1 when the only problems are
+// copies a region did not serve (unverified, not known to be damaged).
+func checkExitCode(res *check.Result, other int) int {
+	if res != nil && len(res.BadCopies) == 0 && other == 0 && len(res.Unreadable) > 0 {
+		return ExitError
+	}
+	return ExitIntegrity
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -199,17 +200,21 @@ func (a *app) checkCommand() *cobra.Command {
 	var readData bool
 	var subset string
 	var seed uint64
+	var regionNames []string
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Verify the repository's structure and, optionally, its data",
 		Long: `Verify the repository. Without flags: every indexed pack exists with the right
 size, every snapshot and tree decodes, every referenced blob is indexed, and
-every file's blob list matches its hash. --read-data also downloads every pack
-and verifies its hash, authentication, trailer and every blob;
+every file's blob list matches its hash. --read-data also downloads every
+region's copy of every pack and verifies its hash, authentication, trailer
+and every blob; --region NAME (repeatable) reads only those regions' copies.
 --read-data-subset N% does that for N% of the packs: those read least
-recently by earlier checks and drills (each run stores what it read), so
-successive runs read every pack.
-Any problem is named and the exit code is 4.`,
+recently in the regions read by earlier checks and drills (each run stores
+what it read, per region), so successive runs read every pack.
+Any problem is named, with the region of a bad or missing copy, followed by
+how to repair it (lifeboat sync --bad NAME, or lifeboat sync --verify), and
+the exit code is 4.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := check.Options{ReadData: readData, Seed: seed}
@@ -224,6 +229,25 @@ Any problem is named and the exit code is 4.`,
 					opts.ReadData = true
 				}
 			}
+			if len(regionNames) > 0 {
+				if !opts.ReadData && opts.SubsetPercent <= 0 {
+					return usageErr("--region needs --read-data or --read-data-subset")
+				}
+				cfg, err := a.needConfig()
+				if err != nil {
+					return err
+				}
+				var have []string
+				for _, rc := range cfg.Regions {
+					have = append(have, rc.Name)
+				}
+				for _, n := range regionNames {
+					if !slices.Contains(have, n) {
+						return usageErr("--region %s: no such region (have %s)", n, strings.Join(have, ", "))
+					}
+				}
+				opts.Regions = regionNames
+			}
 			if seed == 0 {
 				opts.Seed = uint64(time.Now().UnixNano())
 			}
@@ -236,9 +260,26 @@ Any problem is named and the exit code is 4.`,
 			if err != nil {
 				return err
 			}
+			type problemJSON struct {
+				Region string `json:"region,omitempty"`
+				Object string `json:"object"`
+				Blob   string `json:"blob,omitempty"`
+				Path   string `json:"path,omitempty"`
+				Error  string `json:"error"`
+			}
 			var problems []string
+			var details []problemJSON
+			other := 0
 			opts.OnProblem = func(p check.Problem) {
 				problems = append(problems, p.String())
+				d := problemJSON{Region: p.Region, Object: p.Object, Path: p.Path, Error: p.Err.Error()}
+				if !p.Blob.IsZero() {
+					d.Blob = p.Blob.String()
+				}
+				details = append(details, d)
+				if p.Region == "" {
+					other++
+				}
 				if !a.flags.json {
 					fmt.Fprintf(a.stderr, "error: %s\n", p)
 				}
@@ -246,19 +287,29 @@ Any problem is named and the exit code is 4.`,
 			res, err := runCheck(ctx, st, id, a.cacheDir(), hostname(), opts, func(err error) {
 				fmt.Fprintf(a.stderr, "lifeboat: warning: coverage records: %v\n", err)
 			})
+			if errors.Is(err, check.ErrUnknownRegion) {
+				return withCode(ExitUsage, err)
+			}
 			if res == nil {
 				return err
+			}
+			var advice []string
+			if errors.Is(err, check.ErrProblems) {
+				advice = repairAdvice(res, other)
 			}
 			if a.flags.json {
 				if jerr := a.printJSON(map[string]any{"snapshots": res.Snapshots, "trees": res.Trees, "packs": res.Packs,
 					"packs_read": res.PacksRead, "blobs_checked": res.Blobs, "bytes_read": res.BytesRead,
-					"unindexed_packs": res.UnindexedPacks, "problems": problems}); jerr != nil {
+					"unindexed_packs": res.UnindexedPacks, "regions_read": res.Regions, "problems": problems,
+					"problem_details": details, "bad_copies": res.BadCopies, "no_good_copy": res.NoGoodCopy,
+					"repair": advice}); jerr != nil {
 					return jerr
 				}
 			} else {
 				a.printf("checked %d snapshots, %d trees, %d packs", res.Snapshots, res.Trees, res.Packs)
 				if res.PacksRead > 0 {
-					a.printf("; read %d packs (%s), %d blobs", res.PacksRead, formatBytes(res.BytesRead), res.Blobs)
+					a.printf("; read %d pack copies (%s) in %s, %d blobs", res.PacksRead, formatBytes(res.BytesRead),
+						regionList(res.Regions), res.Blobs)
 				}
 				a.printf("\n")
 				if res.UnindexedPacks > 0 {
@@ -268,19 +319,36 @@ Any problem is named and the exit code is 4.`,
 			if errors.Is(err, check.ErrProblems) {
 				if !a.flags.json {
 					fmt.Fprintf(a.stderr, "check found %d problems\n", len(problems))
+					for _, l := range advice {
+						fmt.Fprintln(a.stderr, l)
+					}
 				}
-				return &silentError{code: ExitIntegrity}
+				return &silentError{code: checkExitCode(res, other)}
 			}
 			if err != nil {
 				return err
 			}
-			a.printf("no problems found\n")
+			if !a.flags.json { // the JSON object is the whole output
+				a.printf("no problems found\n")
+			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&readData, "read-data", false, "read and verify all data")
-	f.StringVar(&subset, "read-data-subset", "", "read and verify `N%` of the packs, chosen at random")
+	f.BoolVar(&readData, "read-data", false, "read and verify all data, every region's copy")
+	f.StringVar(&subset, "read-data-subset", "", "read and verify `N%` of the packs (those read least recently), every region's copy")
+	f.StringArrayVar(&regionNames, "region", nil, "read only this region's copies (`NAME`, repeatable; with --read-data or --read-data-subset)")
 	f.Uint64Var(&seed, "seed", 0, "random seed for --read-data-subset (default: time)")
 	return cmd
+}
+
+// regionList names the regions read, for a summary line.
+func regionList(names []string) string {
+	switch {
+	case len(names) == 0 || (len(names) == 1 && names[0] == ""):
+		return "the repository"
+	case len(names) == 1:
+		return "region " + names[0]
+	}
+	return "regions " + strings.Join(names, ", ")
 }

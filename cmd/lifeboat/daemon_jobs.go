@@ -298,14 +298,26 @@ func (d *daemon) checkJob(cj *config.CheckJob, job string) func(ctx context.Cont
 		return d.withSet(ctx, func(set *regions.Set) (jobStats, error) {
 			return d.withLock(ctx, set, job, func(ctx context.Context) (jobStats, error) {
 				pct := float64(cj.ReadDataSubset)
+				other := 0
 				opts := check.Options{
+					// Every region's copy of each pack (Regions nil).
 					SubsetPercent: pct, ReadData: pct >= 100, Seed: d.rand(),
-					OnProblem: func(p check.Problem) { d.log.Error("check found a problem", "job", job, "problem", p.String()) },
+					OnProblem: func(p check.Problem) {
+						if p.Region == "" {
+							other++
+						}
+						d.log.Error("check found a problem", "job", job, "region", p.Region, "object", p.Object, "problem", p.String())
+					},
 				}
 				res, err := runCheck(ctx, set, d.id, d.a.cacheDir(), hostname(), opts, func(err error) {
 					d.log.Warn("coverage records", "job", job, "err", err)
 				})
 				var stats jobStats
+				if errors.Is(err, check.ErrProblems) {
+					for _, l := range repairAdvice(res, other) {
+						d.log.Error("check: repair", "job", job, "advice", l)
+					}
+				}
 				if res != nil {
 					stats = jobStats{bytes: res.BytesRead, files: res.Packs, errors: res.Problems}
 					d.log.Info("check finished", "job", job, "snapshots", res.Snapshots, "trees", res.Trees, "packs", res.Packs,

@@ -3,15 +3,20 @@ package check
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
@@ -20,7 +25,8 @@ import (
 
 // Options select what to verify.
 type Options struct {
-	// ReadData downloads and verifies pack contents.
+	// ReadData downloads and verifies pack contents: every region's copy
+	// of every pack (see Regions).
 	ReadData bool
 	// SubsetPercent, when in (0,100), reads only that share of the packs
 	// (implies ReadData): the packs read least recently according to
@@ -28,21 +34,41 @@ type Options struct {
 	// LastRead kept up to date, successive subsets of p% read every pack
 	// within ceil(100/p) runs.
 	SubsetPercent float64
-	// LastRead gives when each pack was last read and verified (missing:
-	// never), for picking the subset; nil treats every pack as never read.
-	LastRead map[format.ID]time.Time
+	// Regions names the regions whose copies the data check reads (nil:
+	// every region of a storage.Replicated; a plain storage is one region
+	// named ""). A name the storage does not have is an error wrapping
+	// ErrUnknownRegion.
+	Regions []string
+	// LastRead gives, per region, when each pack was last read and
+	// verified there (missing: never), for picking the subset; nil treats
+	// every pack as never read. A subset reads the same packs in every
+	// selected region, ranked by the oldest of their last reads in those
+	// regions (a pack never read in one of them counts as never read), so
+	// that each region's coverage keeps the ceil(100/p) guarantee even when
+	// earlier checks or drills read only some regions.
+	LastRead map[string]map[format.ID]time.Time
 	// Seed orders packs of equal LastRead (same seed, same subset).
 	Seed uint64
-	// Workers bounds parallel reads (0: 1).
+	// Workers bounds the packs verified at once, each holding one copy in
+	// memory at a time (0: GOMAXPROCS, at most 8).
 	Workers int
 	// OnProblem is called for every problem found (may be nil).
 	OnProblem func(Problem)
-	// OnPackRead is called after each pack's data was verified (coverage).
-	OnPackRead func(pack format.ID, err error)
+	// OnPackRead is called after each region's copy of a pack was read
+	// and verified (err nil) or found bad or missing (coverage).
+	OnPackRead func(pack format.ID, region string, err error)
 }
+
+// ErrUnknownRegion is returned when Options.Regions names a region the
+// storage does not have.
+var ErrUnknownRegion = errors.New("unknown region")
 
 // Problem is one finding.
 type Problem struct {
+	// Region is the region whose copy is bad or missing; "" for problems
+	// of the repository as a whole (the structural check) and for a
+	// storage without regions.
+	Region string
 	Object string    // stored object name
 	Blob   format.ID // zero when the problem is the whole object
 	Path   string    // snapshot path, when known
@@ -51,6 +77,9 @@ type Problem struct {
 
 func (p Problem) String() string {
 	s := p.Object
+	if p.Region != "" {
+		s = "region " + p.Region + ": " + s
+	}
 	if !p.Blob.IsZero() {
 		s += " blob " + p.Blob.Short()
 	}
@@ -62,10 +91,28 @@ func (p Problem) String() string {
 
 // Result counts what was checked.
 type Result struct {
-	Snapshots, Trees, Packs, PacksRead, Blobs int64
-	BytesRead                                 int64
-	Problems                                  int64
-	UnindexedPacks                            int64
+	Snapshots, Trees, Packs int64
+	// PacksRead counts the pack copies read (one per pack and region).
+	PacksRead int64
+	// Blobs counts the blobs verified, once per copy.
+	Blobs          int64
+	BytesRead      int64
+	Problems       int64
+	UnindexedPacks int64
+	// Regions lists the regions whose copies the data check read, in the
+	// order they were tried.
+	Regions []string
+	// BadCopies maps each object found bad or missing in some region to
+	// those regions, sorted: what `lifeboat sync --bad NAME` repairs from
+	// a good copy elsewhere.
+	BadCopies map[string][]string
+	// NoGoodCopy lists, sorted, the packs no region read had a good copy
+	// of (sync cannot repair them from those regions).
+	NoGoodCopy []string
+	// Unreadable counts, per region, the copies that could not be read
+	// (the region failed to answer): unverified, but not known to be bad.
+	// They are problems too, and not in BadCopies.
+	Unreadable map[string]int64
 }
 
 // ErrProblems is returned when any problem was found.
@@ -75,9 +122,21 @@ var ErrProblems = errors.New("repository has problems")
 // problems themselves go to opts.OnProblem.
 func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error) {
 	if opts.Workers <= 0 {
-		opts.Workers = 1 // holds a sealed pack and one decrypted blob; decryption is fast
+		// Each worker holds one sealed pack and one decrypted blob.
+		opts.Workers = min(runtime.GOMAXPROCS(0), 8)
 	}
 	c := &checker{r: r, opts: opts, free: make(chan []byte, opts.Workers)}
+	readData := opts.ReadData || opts.SubsetPercent > 0
+	var reps []storage.Replica
+	if readData {
+		var err error
+		if reps, err = selectReplicas(r.Storage(), opts.Regions); err != nil {
+			return &c.res, err
+		}
+		for _, rep := range reps {
+			c.res.Regions = append(c.res.Regions, rep.Region)
+		}
+	}
 	if err := r.LoadIndex(ctx); err != nil {
 		c.problem(Problem{Object: format.IndexPrefix, Err: err})
 		if !isIntegrity(err) {
@@ -88,8 +147,8 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	if err := c.checkSnapshots(ctx); err != nil {
 		return &c.res, err
 	}
-	if opts.ReadData || opts.SubsetPercent > 0 {
-		c.readData(ctx)
+	if readData {
+		c.readData(ctx, reps)
 	}
 	if err := ctx.Err(); err != nil {
 		return &c.res, err
@@ -98,6 +157,38 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 		return &c.res, fmt.Errorf("%w: %d found", ErrProblems, c.res.Problems)
 	}
 	return &c.res, nil
+}
+
+// selectReplicas returns the regions of st named in names (all when names
+// is empty), in st's preference order. A storage that is not replicated is
+// one region named "".
+func selectReplicas(st storage.Storage, names []string) ([]storage.Replica, error) {
+	var reps []storage.Replica
+	if rs, ok := st.(storage.Replicated); ok {
+		reps = rs.Replicas()
+	}
+	if len(reps) == 0 {
+		reps = []storage.Replica{{Region: "", Reader: st}}
+	}
+	if len(names) == 0 {
+		return reps, nil
+	}
+	have := make([]string, len(reps))
+	for i, rep := range reps {
+		have[i] = rep.Region
+	}
+	for _, n := range names {
+		if !slices.Contains(have, n) {
+			return nil, fmt.Errorf("check region %q (have %s): %w", n, strings.Join(have, ", "), ErrUnknownRegion)
+		}
+	}
+	var out []storage.Replica
+	for _, rep := range reps {
+		if slices.Contains(names, rep.Region) {
+			out = append(out, rep)
+		}
+	}
+	return out, nil
 }
 
 type checker struct {
@@ -149,6 +240,18 @@ func (c *checker) problem(p Problem) {
 		c.opts.OnProblem(p)
 		c.mu.Unlock()
 	}
+}
+
+// badCopy reports a problem of one region's copy of an object and notes
+// the copy in Result.BadCopies.
+func (c *checker) badCopy(p Problem) {
+	c.mu.Lock()
+	if c.res.BadCopies == nil {
+		c.res.BadCopies = map[string][]string{}
+	}
+	c.res.BadCopies[p.Object] = append(c.res.BadCopies[p.Object], p.Region)
+	c.mu.Unlock()
+	c.problem(p)
 }
 
 // checkPacks compares the stored packs with the index.
@@ -249,67 +352,186 @@ func (c *checker) checkSnapshots(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// readData verifies pack contents.
-func (c *checker) readData(ctx context.Context) {
+// readData verifies the contents of every selected region's copy of the
+// packs (all, or the subset). The packs are verified Workers at a time;
+// each pack's copies are read one region after the other into one buffer,
+// so at most Workers copies are in memory.
+func (c *checker) readData(ctx context.Context, reps []storage.Replica) {
 	packs := c.r.Index().Packs()
 	sort.Slice(packs, func(i, j int) bool { return string(packs[i].ID[:]) < string(packs[j].ID[:]) })
 	if p := c.opts.SubsetPercent; p > 0 && p < 100 {
-		packs = subset(packs, c.opts.LastRead, p, c.opts.Seed)
+		regionNames := make([]string, len(reps))
+		for i, rep := range reps {
+			regionNames[i] = rep.Region
+		}
+		packs = subset(packs, oldestRead(c.opts.LastRead, regionNames), p, c.opts.Seed)
 	}
 	// Blobs the index places in each pack.
 	byPack := map[format.ID][]format.Blob{}
 	c.r.Index().Each(func(loc repo.Location) {
 		byPack[loc.Pack.ID] = append(byPack[loc.Pack.ID], loc.Blob)
 	})
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < c.opts.Workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(packs) {
-					return
-				}
-				err := c.readPack(ctx, packs[i], byPack[packs[i].ID])
-				if c.opts.OnPackRead != nil {
-					c.mu.Lock()
-					c.opts.OnPackRead(packs[i].ID, err)
-					c.mu.Unlock()
-				}
-			}
-		}()
+	var g errgroup.Group
+	g.SetLimit(c.opts.Workers)
+	for _, p := range packs {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			c.checkPack(ctx, p, byPack[p.ID], reps)
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // the tasks report problems, they return no error
+	for obj := range c.res.BadCopies {
+		slices.Sort(c.res.BadCopies[obj])
+		c.res.BadCopies[obj] = slices.Compact(c.res.BadCopies[obj])
+	}
+	slices.Sort(c.res.NoGoodCopy)
 }
 
-func (c *checker) readPack(ctx context.Context, p repo.PackInfo, blobs []format.Blob) error {
+// verdict is the outcome of verifying the true bytes of a pack (those whose
+// SHA-256 is the pack's ID): every copy with those bytes has it.
+type verdict struct {
+	problems []Problem // without Region
+	blobs    int64
+	err      error // the first problem's error
+}
+
+// checkPack reads and verifies each region's copy of p in turn. The first
+// copy whose SHA-256 matches the pack's ID is verified in full
+// (authentication, trailer against the index, every blob); a later copy
+// whose SHA-256 matches too holds the same bytes, so hashing it verifies
+// it and it gets the same verdict (reported under its region).
+func (c *checker) checkPack(ctx context.Context, p repo.PackInfo, blobs []format.Blob, reps []storage.Replica) {
 	name := format.PackName(p.ID)
+	var v *verdict
+	good := 0
+	for _, rep := range reps {
+		if ctx.Err() != nil {
+			return
+		}
+		err := c.checkCopy(ctx, p, name, blobs, rep, &v)
+		if err == nil {
+			good++
+		}
+		if c.opts.OnPackRead != nil {
+			c.mu.Lock()
+			c.opts.OnPackRead(p.ID, rep.Region, err)
+			c.mu.Unlock()
+		}
+	}
+	if good == 0 && ctx.Err() == nil {
+		c.mu.Lock()
+		if len(c.res.BadCopies[name]) > 0 { // not only unreadable copies
+			c.res.NoGoodCopy = append(c.res.NoGoodCopy, name)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// checkCopy reads and verifies rep's copy of pack p (named name), setting
+// *v once a copy's bytes are the pack's true bytes. It reports the copy's
+// problems and returns the first.
+func (c *checker) checkCopy(ctx context.Context, p repo.PackInfo, name string, blobs []format.Blob, rep storage.Replica, v **verdict) error {
 	data := c.buffer(p.Size)
 	defer c.recycle(data)
-	err := storage.ReadRange(ctx, c.r.Storage(), name, 0, data)
-	if err != nil {
-		c.problem(Problem{Object: name, Err: err})
+	if err := readCopy(ctx, rep.Reader, name, data); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return err
+		case errors.Is(err, storage.ErrNotExist):
+			err = fmt.Errorf("pack missing: %w", storage.ErrNotExist)
+			if rep.Region != "" {
+				err = fmt.Errorf("pack missing in region %s: %w", rep.Region, storage.ErrNotExist)
+			}
+			c.badCopy(Problem{Region: rep.Region, Object: name, Err: err})
+		case isIntegrity(err):
+			c.badCopy(Problem{Region: rep.Region, Object: name, Err: err})
+		default:
+			// The region did not answer: the copy is unverified, not
+			// known to be bad.
+			c.mu.Lock()
+			if c.res.Unreadable == nil {
+				c.res.Unreadable = map[string]int64{}
+			}
+			c.res.Unreadable[rep.Region]++
+			c.mu.Unlock()
+			c.problem(Problem{Region: rep.Region, Object: name, Err: err})
+		}
 		return err
 	}
 	c.mu.Lock()
 	c.res.PacksRead++
 	c.res.BytesRead += int64(len(data))
 	c.mu.Unlock()
-	var firstErr error
+	if *v == nil {
+		nv, err := c.verify(p, name, data, blobs)
+		if err != nil && errors.Is(err, repo.ErrHashMismatch) {
+			// Not the pack's bytes: this copy is bad; the next one
+			// gets the full verification.
+			c.badCopy(Problem{Region: rep.Region, Object: name, Err: err})
+			return err
+		}
+		*v = nv
+	} else if format.ID(sha256.Sum256(data)) != p.ID {
+		err := &repo.IntegrityError{Object: name, Err: fmt.Errorf("content does not match its name: %w", repo.ErrHashMismatch)}
+		c.badCopy(Problem{Region: rep.Region, Object: name, Err: err})
+		return err
+	}
+	c.mu.Lock()
+	c.res.Blobs += (*v).blobs
+	c.mu.Unlock()
+	for _, pr := range (*v).problems {
+		pr.Region = rep.Region
+		c.badCopy(pr)
+	}
+	return (*v).err
+}
+
+// readCopy reads name from rd into data, which must be exactly its size:
+// a copy longer or shorter than the index says is an integrity error.
+func readCopy(ctx context.Context, rd storage.Reader, name string, data []byte) error {
+	body, err := rd.Get(ctx, name, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	n, err := io.ReadFull(body, data)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &repo.IntegrityError{Object: name, Err: fmt.Errorf("copy of %d bytes, index says %d", n, len(data))}
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	var one [1]byte
+	if m, _ := io.ReadFull(body, one[:]); m > 0 {
+		return &repo.IntegrityError{Object: name, Err: fmt.Errorf("copy longer than the %d bytes the index says", len(data))}
+	}
+	return nil
+}
+
+// verify verifies the sealed bytes of p in full. A returned error wrapping
+// repo.ErrHashMismatch means the bytes are not the pack's (no verdict);
+// otherwise the verdict holds the pack's problems.
+func (c *checker) verify(p repo.PackInfo, name string, data []byte, blobs []format.Blob) (*verdict, error) {
+	v := &verdict{}
+	add := func(pr Problem) {
+		v.problems = append(v.problems, pr)
+		v.err = cmp.Or(v.err, pr.Err)
+	}
 	trailer, err := c.r.VerifyPackBytes(p, data, func(b *format.Blob, err error) {
-		c.mu.Lock()
-		c.res.Blobs++
-		c.mu.Unlock()
+		v.blobs++
 		if err != nil {
-			c.problem(Problem{Object: name, Blob: b.ID, Err: err})
-			firstErr = cmp.Or(firstErr, err)
+			add(Problem{Object: name, Blob: b.ID, Err: err})
 		}
 	})
 	if err != nil {
-		c.problem(Problem{Object: name, Err: err})
-		return err
+		if errors.Is(err, repo.ErrHashMismatch) && v.blobs == 0 {
+			return nil, err
+		}
+		add(Problem{Object: name, Err: err})
+		return v, nil
 	}
 	inPack := map[format.ID]format.Blob{}
 	for _, b := range trailer {
@@ -317,12 +539,37 @@ func (c *checker) readPack(ctx context.Context, p repo.PackInfo, blobs []format.
 	}
 	for _, b := range blobs {
 		if tb, ok := inPack[b.ID]; !ok || tb != b {
-			err := errors.New("index entry does not match the pack's own trailer")
-			c.problem(Problem{Object: name, Blob: b.ID, Err: err})
-			firstErr = cmp.Or(firstErr, err)
+			add(Problem{Object: name, Blob: b.ID, Err: errors.New("index entry does not match the pack's own trailer")})
 		}
 	}
-	return firstErr
+	return v, nil
+}
+
+// oldestRead returns, for every pack read in each of regionNames, the
+// oldest of its last reads there; a pack never read in one of them is
+// left out (never read).
+func oldestRead(last map[string]map[format.ID]time.Time, regionNames []string) map[format.ID]time.Time {
+	out := map[format.ID]time.Time{}
+	if len(regionNames) == 0 {
+		return out
+	}
+	for id, t := range last[regionNames[0]] {
+		keep := true
+		for _, rn := range regionNames[1:] {
+			u, ok := last[rn][id]
+			if !ok {
+				keep = false
+				break
+			}
+			if u.Before(t) {
+				t = u
+			}
+		}
+		if keep {
+			out[id] = t
+		}
+	}
+	return out
 }
 
 // subset returns the ceil(percent%) of packs (sorted by ID) read least

@@ -3,7 +3,10 @@
 // snapshot and every tree reachable from one, and confirms that every blob
 // a tree references is indexed and that every file's blob list matches its
 // whole-file hash. The data check additionally downloads packs (all, or a
-// subset), verifies their SHA-256 against their name, authenticates and
-// decrypts them, compares each pack's own trailer with the index, and
-// decompresses and re-hashes every blob. Every problem names the object.
+// subset) from every selected region of a replicated storage
+// (storage.Replicated; a plain storage is one region), verifies each
+// copy's SHA-256 against its name, and for the pack's true bytes
+// authenticates and decrypts them, compares the pack's own trailer with
+// the index, and decompresses and re-hashes every blob. Every problem
+// names the object, and the region of a bad or missing copy.
 package check

@@ -63,3 +63,37 @@ func TestSuccessiveSubsetsCoverEveryPack(t *testing.T) {
 		}
 	}
 }
+
+// TestSuccessiveSubsetsCoverEveryRegion: with regions whose histories
+// differ (b never read, c read only for some packs), successive subsets
+// ranked by the oldest read over the regions read every pack in every
+// region within ceil(100/p) runs.
+func TestSuccessiveSubsetsCoverEveryRegion(t *testing.T) {
+	packs := testPacks(40)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	last := map[string]map[format.ID]time.Time{"a": {}, "b": {}, "c": {}}
+	for i, p := range packs {
+		last["a"][p.ID] = t0 // a was read completely, long ago
+		if i%3 == 0 {
+			last["c"][p.ID] = t0.Add(time.Hour)
+		}
+	}
+	regions := []string{"a", "b", "c"}
+	now := t0.Add(24 * time.Hour)
+	const percent = 25
+	for run := range 4 {
+		for _, p := range subset(packs, oldestRead(last, regions), percent, uint64(run)) {
+			for _, r := range regions {
+				last[r][p.ID] = now
+			}
+		}
+		now = now.Add(time.Hour)
+	}
+	for _, r := range regions {
+		for _, p := range packs {
+			if last[r][p.ID].Before(t0.Add(24 * time.Hour)) {
+				t.Errorf("region %s: pack %x not read in 4 runs of 25%%", r, p.ID[:2])
+			}
+		}
+	}
+}

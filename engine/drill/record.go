@@ -194,6 +194,19 @@ func LastRead(recs []*Record, region string) map[format.ID]time.Time {
 	return last
 }
 
+// LastReadByRegion returns LastRead for every region recs name.
+func LastReadByRegion(recs []*Record) map[string]map[format.ID]time.Time {
+	out := map[string]map[format.ID]time.Time{}
+	for _, rec := range recs {
+		for region := range rec.Coverage {
+			if _, ok := out[region]; !ok {
+				out[region] = LastRead(recs, region)
+			}
+		}
+	}
+	return out
+}
+
 // RegionCoverage is the share of a region's packs read recently.
 type RegionCoverage struct {
 	Region string `json:"region"`
@@ -234,19 +247,19 @@ func Coverage(recs []*Record, packs []format.ID, regionNames []string, since tim
 	return out
 }
 
-// CheckRecord builds the record of a data check that verified the given
-// packs, read through t (which names the region each came from). packs is
-// the number of packs in the index.
-func CheckRecord(now time.Time, host string, t *Tracker, verified []format.ID, packs int) *Record {
+// CheckRecord builds the record of a data check: verified lists, per
+// region, the packs whose copy in that region the check read and verified
+// (regions it did not read are absent). packs is the number of packs in
+// the index.
+func CheckRecord(now time.Time, host string, verified map[string][]format.ID, packs int) *Record {
 	cov := map[string][]format.ID{}
-	for _, id := range verified {
-		for _, region := range t.ServedBy(format.PackName(id)) {
-			cov[region] = append(cov[region], id)
+	for region, ids := range verified {
+		if len(ids) == 0 {
+			continue
 		}
-	}
-	for region := range cov {
-		slices.SortFunc(cov[region], cmpID)
-		cov[region] = slices.Compact(cov[region])
+		c := slices.Clone(ids)
+		slices.SortFunc(c, cmpID)
+		cov[region] = slices.Compact(c)
 	}
 	return &Record{Version: RecordVersion, Kind: KindCheck, Time: now.UTC(), Host: host, Packs: packs, Coverage: cov}
 }

@@ -22,8 +22,9 @@ import (
 // any other storage is one replica named "".
 //
 // Reads of packs (data/…) through Get go to the regions one at a time in
-// preference order, so that the region serving them is known too (check
-// reads packs this way). Every other call is forwarded unchanged.
+// preference order, so that the region serving them is known too. Every
+// other call is forwarded unchanged. (The data check does not use it: it
+// reads every region's copy itself.)
 type Tracker struct {
 	inner storage.Storage
 
