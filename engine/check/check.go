@@ -39,6 +39,9 @@ type Options struct {
 	OnProblem func(Problem)
 	// OnPackRead is called after each pack's data was verified (coverage).
 	OnPackRead func(pack format.ID, err error)
+	// OnWarning is called for findings that are not problems, such as
+	// orphan packs the next backup adopts (may be nil).
+	OnWarning func(Problem)
 }
 
 // Problem is one finding.
@@ -66,6 +69,7 @@ type Result struct {
 	BytesRead                                 int64
 	Problems                                  int64
 	UnindexedPacks                            int64
+	Warnings                                  int64
 }
 
 // ErrProblems is returned when any problem was found.
@@ -175,13 +179,7 @@ func (c *checker) checkPacks(ctx context.Context) {
 			c.problem(Problem{Object: name, Err: fmt.Errorf("size %d, index says %d", size, p.Size)})
 		}
 	}
-	for name := range stored {
-		if !indexed[name] {
-			// A backup in progress, or one that died before indexing:
-			// harmless, reported for information.
-			c.res.UnindexedPacks++
-		}
-	}
+	c.checkOrphans(ctx, stored, indexed) // orphans.go
 }
 
 // checkSnapshots walks every snapshot's trees.
