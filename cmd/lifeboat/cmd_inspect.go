@@ -236,7 +236,13 @@ Any problem is named and the exit code is 4.`,
 			if err != nil {
 				return err
 			}
-			var problems []string
+			var problems, warnings []string
+			opts.OnWarning = func(p check.Problem) {
+				warnings = append(warnings, p.String())
+				if !a.flags.json {
+					fmt.Fprintf(a.stderr, "warning: %s\n", p)
+				}
+			}
 			opts.OnProblem = func(p check.Problem) {
 				problems = append(problems, p.String())
 				if !a.flags.json {
@@ -252,7 +258,7 @@ Any problem is named and the exit code is 4.`,
 			if a.flags.json {
 				if jerr := a.printJSON(map[string]any{"snapshots": res.Snapshots, "trees": res.Trees, "packs": res.Packs,
 					"packs_read": res.PacksRead, "blobs_checked": res.Blobs, "bytes_read": res.BytesRead,
-					"unindexed_packs": res.UnindexedPacks, "problems": problems}); jerr != nil {
+					"unindexed_packs": res.UnindexedPacks, "warnings": warnings, "problems": problems}); jerr != nil {
 					return jerr
 				}
 			} else {
@@ -262,7 +268,7 @@ Any problem is named and the exit code is 4.`,
 				}
 				a.printf("\n")
 				if res.UnindexedPacks > 0 {
-					a.printf("%d packs are not indexed (left by an interrupted or running backup; harmless)\n", res.UnindexedPacks)
+					a.printf("%d packs are not indexed (left by an interrupted or running backup; the next backup adopts them)\n", res.UnindexedPacks)
 				}
 			}
 			if errors.Is(err, check.ErrProblems) {
