@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
 )
 
@@ -20,7 +21,7 @@ func adoptOrphans(ctx context.Context, r *repo.Repository, opts *Options, seed u
 		}
 	}
 	for _, rj := range res.Rejected {
-		notice(fmt.Errorf("pack %s: %w (check --read-data reports it; remove it once no backup is running)", rj.Pack.ID, rj.Err))
+		notice(fmt.Errorf("%s: %w (check --read-data reports it; no snapshot uses it: remove it once no backup is running)", format.PackName(rj.Pack.ID), rj.Err))
 	}
 	if err != nil && ctx.Err() == nil {
 		notice(fmt.Errorf("adopting orphan packs: %w (the next backup tries again)", err))
