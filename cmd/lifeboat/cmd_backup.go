@@ -64,7 +64,7 @@ one_file_system, tags and host (no PATH, --exclude, --exclude-file, -x,
 			})
 			total := scanTotals(spec.paths, spec.exclude, rep)
 			defer total.stop()
-			res, err := backup.Run(ctx, r, spec.options(parent, prog, func(path string, err error) {
+			opts := spec.options(parent, prog, func(path string, err error) {
 				msg := fmt.Sprintf("%s: %v", path, err)
 				warnMu.Lock()
 				if len(warnings) < 1000 {
@@ -72,7 +72,9 @@ one_file_system, tags and host (no PATH, --exclude, --exclude-file, -x,
 				}
 				warnMu.Unlock()
 				rep.warn(msg)
-			}))
+			})
+			opts.OnNotice = func(err error) { rep.warn(err.Error()) }
+			res, err := backup.Run(ctx, r, opts)
 			rep.stop()
 			if err != nil {
 				return err
@@ -88,6 +90,9 @@ one_file_system, tags and host (no PATH, --exclude, --exclude-file, -x,
 			a.printf("Files: %d new, %d changed, %d unmodified\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged)
 			a.printf("Dirs:  %d\n", s.Dirs)
 			a.printf("Added to the repository: %s (%s stored, %d packs)\n", formatBytes(s.BytesAdded), formatBytes(s.BytesStored), s.PacksAdded)
+			if n := len(res.Adopted.Adopted); n > 0 {
+				a.printf("Adopted %d packs an interrupted backup left unindexed\n", n)
+			}
 			a.printf("processed %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), s.End.Sub(s.Start).Round(time.Millisecond))
 			fmt.Fprintf(a.stdout, "snapshot %s saved\n", res.ID.Short())
 			a.warnBehind(behind)
@@ -144,6 +149,7 @@ func (a *app) finishBackupJSON(res *backup.Result, parent *repo.SnapshotRef, war
 		"data_added":       s.BytesAdded,
 		"data_stored":      s.BytesStored,
 		"packs_added":      s.PacksAdded,
+		"packs_adopted":    len(res.Adopted.Adopted),
 		"duration_s":       s.End.Sub(s.Start).Seconds(),
 		"partial":          s.Partial,
 		"warnings":         warnings,

@@ -267,9 +267,15 @@ the exit code is 4.`,
 				Path   string `json:"path,omitempty"`
 				Error  string `json:"error"`
 			}
-			var problems []string
+			var problems, warnings []string
 			var details []problemJSON
 			other := 0
+			opts.OnWarning = func(p check.Problem) {
+				warnings = append(warnings, p.String())
+				if !a.flags.json {
+					fmt.Fprintf(a.stderr, "warning: %s\n", p)
+				}
+			}
 			opts.OnProblem = func(p check.Problem) {
 				problems = append(problems, p.String())
 				d := problemJSON{Region: p.Region, Object: p.Object, Path: p.Path, Error: p.Err.Error()}
@@ -300,7 +306,7 @@ the exit code is 4.`,
 			if a.flags.json {
 				if jerr := a.printJSON(map[string]any{"snapshots": res.Snapshots, "trees": res.Trees, "packs": res.Packs,
 					"packs_read": res.PacksRead, "blobs_checked": res.Blobs, "bytes_read": res.BytesRead,
-					"unindexed_packs": res.UnindexedPacks, "regions_read": res.Regions, "problems": problems,
+					"unindexed_packs": res.UnindexedPacks, "warnings": warnings, "regions_read": res.Regions, "problems": problems,
 					"problem_details": details, "bad_copies": res.BadCopies, "no_good_copy": res.NoGoodCopy,
 					"repair": advice}); jerr != nil {
 					return jerr
@@ -313,7 +319,7 @@ the exit code is 4.`,
 				}
 				a.printf("\n")
 				if res.UnindexedPacks > 0 {
-					a.printf("%d packs are not indexed (left by an interrupted or running backup; harmless)\n", res.UnindexedPacks)
+					a.printf("%d packs are not indexed (left by an interrupted or running backup; the next backup adopts them)\n", res.UnindexedPacks)
 				}
 			}
 			if errors.Is(err, check.ErrProblems) {

@@ -238,11 +238,13 @@ func (d *daemon) backupJob(src *config.Source, job string) func(ctx context.Cont
 				return jobStats{}, err
 			}
 			var logged atomic.Int64
-			res, err := backup.Run(ctx, r, spec.options(parent, nil, func(path string, err error) {
+			opts := spec.options(parent, nil, func(path string, err error) {
 				if logged.Add(1) <= 100 {
 					d.log.Warn("cannot back up", "job", job, "path", path, "err", err)
 				}
-			}))
+			})
+			opts.OnNotice = func(err error) { d.log.Warn("repository housekeeping", "job", job, "err", err) }
+			res, err := backup.Run(ctx, r, opts)
 			if err != nil {
 				return jobStats{}, err
 			}

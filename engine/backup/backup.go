@@ -46,6 +46,11 @@ type Options struct {
 	OnWarning func(path string, err error)
 	// Program names the writer in the snapshot.
 	Program string
+	// OnNotice is called for repository findings that do not affect the
+	// snapshot: an orphan pack (stored by a crashed backup, named by no
+	// index) that failed verification and was not adopted, or adoption
+	// that could not run (may be nil).
+	OnNotice func(err error)
 }
 
 // Progress holds counters a reporter may read at any time.
@@ -75,6 +80,8 @@ type Result struct {
 	Snapshot *format.Snapshot
 	Stats    repo.WriteStats
 	Warnings int64
+	// Adopted tells which orphan packs this run verified and indexed.
+	Adopted *repo.AdoptResult
 }
 
 // Run backs up opts.Paths into r and commits a snapshot. It returns an error
@@ -106,6 +113,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}
 	}
+	adopted := adoptOrphans(ctx, r, &opts, uint64(start.UnixNano()))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	b := &backuper{
@@ -206,7 +214,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	return &Result{ID: id, Snapshot: snap, Stats: stats, Warnings: opts.Progress.Errors.Load()}, nil
+	return &Result{ID: id, Snapshot: snap, Stats: stats, Warnings: opts.Progress.Errors.Load(), Adopted: adopted}, nil
 }
 
 type backuper struct {

@@ -9,4 +9,8 @@
 // snapshot is not read again. Files that cannot be read are reported and
 // skipped (the snapshot is then marked partial); a failure to write the
 // repository aborts the backup, leaving the repository valid.
+//
+// Before saving anything, a backup adopts the packs a crashed backup stored
+// but never indexed (verified, then indexed), so a crash costs no space:
+// the blobs of those packs are deduplicated against, not uploaded again.
 package backup

@@ -57,6 +57,9 @@ type Options struct {
 	// OnPackRead is called after each region's copy of a pack was read
 	// and verified (err nil) or found bad or missing (coverage).
 	OnPackRead func(pack format.ID, region string, err error)
+	// OnWarning is called for findings that are not problems, such as
+	// orphan packs the next backup adopts (may be nil).
+	OnWarning func(Problem)
 }
 
 // ErrUnknownRegion is returned when Options.Regions names a region the
@@ -113,6 +116,8 @@ type Result struct {
 	// (the region failed to answer): unverified, but not known to be bad.
 	// They are problems too, and not in BadCopies.
 	Unreadable map[string]int64
+	// Warnings counts findings that are not problems (orphan packs).
+	Warnings int64
 }
 
 // ErrProblems is returned when any problem was found.
@@ -278,13 +283,7 @@ func (c *checker) checkPacks(ctx context.Context) {
 			c.problem(Problem{Object: name, Err: fmt.Errorf("size %d, index says %d", size, p.Size)})
 		}
 	}
-	for name := range stored {
-		if !indexed[name] {
-			// A backup in progress, or one that died before indexing:
-			// harmless, reported for information.
-			c.res.UnindexedPacks++
-		}
-	}
+	c.checkOrphans(ctx, stored, indexed) // orphans.go
 }
 
 // checkSnapshots walks every snapshot's trees.

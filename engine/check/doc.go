@@ -1,5 +1,6 @@
 // Package check verifies a repository. The structural check lists every
-// pack and compares it with the index (present, right size), reads every
+// pack and compares it with the index (present, right size; a pack no index
+// names is a warning: the next backup adopts it), reads every
 // snapshot and every tree reachable from one, and confirms that every blob
 // a tree references is indexed and that every file's blob list matches its
 // whole-file hash. The data check additionally downloads packs (all, or a
@@ -8,5 +9,8 @@
 // copy's SHA-256 against its name, and for the pack's true bytes
 // authenticates and decrypts them, compares the pack's own trailer with
 // the index, and decompresses and re-hashes every blob. Every problem
-// names the object, and the region of a bad or missing copy.
+// names the object, and the region of a bad or missing copy. Packs no index
+// names (left by a backup that died before indexing them) are warnings
+// naming the fix; with data reading they are verified, and one that fails
+// is a problem.
 package check

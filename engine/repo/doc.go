@@ -10,5 +10,7 @@
 //     checked on every read;
 //   - a pack is durable before any index object names it, and every index
 //     object a snapshot depends on is durable before the snapshot is written;
+//   - a pack no index names (left by a crash) is indexed only after it was
+//     downloaded and verified whole, and is never deleted;
 //   - the repository never holds file data in memory beyond a few packs.
 package repo

@@ -43,7 +43,8 @@ type Repository struct {
 	noFailover bool
 
 	writeMu sync.Mutex
-	writer  *writer // nil until the first SaveBlob
+	writer  *writer       // nil until the first SaveBlob
+	adopted []adoptedPack // adopted since the last Flush (AdoptOrphans)
 }
 
 // Options tune how a repository is opened or created.

@@ -314,16 +314,18 @@ func (w *writer) upload(p *packBuf) error {
 }
 
 // Flush uploads every partly filled pack, waits for all uploads, and
-// replaces this session's per-pack index objects with one consolidated index
-// object. After Flush returns nil, every blob saved so far is durable and
+// replaces this session's per-pack index objects (of the packs it uploaded
+// and of those AdoptOrphans adopted) with one consolidated index object. After Flush returns nil, every blob saved so far is durable and
 // indexed. It returns the session's statistics.
 func (r *Repository) Flush(ctx context.Context) (WriteStats, error) {
 	r.writeMu.Lock()
 	w := r.writer
 	r.writer = nil
+	adopted := r.adopted
+	r.adopted = nil
 	r.writeMu.Unlock()
 	if w == nil {
-		return WriteStats{}, nil
+		return WriteStats{}, r.consolidate(ctx, adopted, nil, nil)
 	}
 	var sendErr error
 	for _, slots := range w.slots {
@@ -345,23 +347,35 @@ func (r *Repository) Flush(ctx context.Context) (WriteStats, error) {
 	if err := errors.Join(sendErr, w.failed()); err != nil {
 		return stats, err
 	}
-	if len(w.fragments) > 1 {
-		if _, err := r.writeIndex(ctx, w.written); err != nil {
-			return stats, err
-		}
-		// Removing the per-pack index objects is housekeeping: a failure
-		// (a region down) leaves harmless duplicates for a later run.
-		for _, id := range w.fragments {
-			_ = r.st.Delete(ctx, format.IndexName(id))
-			r.idx.mu.Lock()
-			delete(r.idx.files, id)
-			r.idx.mu.Unlock()
-			if r.cache != nil {
-				r.cache.remove(format.IndexName(id))
-			}
+	return stats, r.consolidate(ctx, adopted, w.written, w.fragments)
+}
+
+// consolidate replaces the one-pack index objects of a session (its
+// uploaded packs, and the packs it adopted) with one index object naming
+// them all, when there is more than one.
+func (r *Repository) consolidate(ctx context.Context, adopted []adoptedPack, written []format.IndexPack, fragments []format.ID) error {
+	for _, a := range adopted {
+		written = append(written, a.ip)
+		fragments = append(fragments, a.frag)
+	}
+	if len(fragments) <= 1 {
+		return nil
+	}
+	if _, err := r.writeIndex(ctx, written); err != nil {
+		return err
+	}
+	// Removing the per-pack index objects is housekeeping: a failure
+	// (a region down) leaves harmless duplicates for a later run.
+	for _, id := range fragments {
+		_ = r.st.Delete(ctx, format.IndexName(id))
+		r.idx.mu.Lock()
+		delete(r.idx.files, id)
+		r.idx.mu.Unlock()
+		if r.cache != nil {
+			r.cache.remove(format.IndexName(id))
 		}
 	}
-	return stats, nil
+	return nil
 }
 
 var scratchPool sync.Pool
