@@ -501,7 +501,7 @@ func (b *backuper) node(name, path string, fi fs.FileInfo) (format.Node, error) 
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		n.UID, n.GID = st.Uid, st.Gid
 		n.User, n.Group = b.users.user(st.Uid), b.users.group(st.Gid)
-		n.CTime = time.Unix(st.Ctim.Sec, st.Ctim.Nsec).UTC()
+		n.CTime = changeTime(st).UTC()
 		n.Inode = st.Ino
 		n.DeviceID = uint64(st.Dev)
 		n.Links = uint64(st.Nlink)

@@ -32,7 +32,7 @@ func openSource(path string) (*sourceFile, error) {
 		}
 	}
 	const flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW
-	fd, err := openRetry(path, flags|unix.O_NOATIME)
+	fd, err := openRetry(path, flags|noAtime)
 	if errors.Is(err, unix.EPERM) {
 		fd, err = openRetry(path, flags)
 	}
