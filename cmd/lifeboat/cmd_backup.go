@@ -38,6 +38,12 @@ skipped; the snapshot is then marked partial and the exit code is 3.`,
 			if err != nil {
 				return err
 			}
+			// With too few regions open for the write quorum, fail now,
+			// naming each region's cause, rather than upload packs that
+			// no snapshot will name.
+			if err := requireWriteQuorum(r.Storage()); err != nil {
+				return fmt.Errorf("backup: %w", err)
+			}
 			parent, err := spec.findParent(ctx, r, o.parent, o.force)
 			if err != nil {
 				return err
@@ -76,7 +82,7 @@ skipped; the snapshot is then marked partial and the exit code is 3.`,
 			a.printf("Added to the repository: %s (%s stored, %d packs)\n", formatBytes(s.BytesAdded), formatBytes(s.BytesStored), s.PacksAdded)
 			a.printf("processed %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), s.End.Sub(s.Start).Round(time.Millisecond))
 			fmt.Fprintf(a.stdout, "snapshot %s saved\n", res.ID.Short())
-			a.warnBehind(behind)
+			a.warnBehind(r.Storage(), behind)
 			if res.Warnings > 0 {
 				fmt.Fprintf(a.stderr, "warning: %d files or directories could not be read; the snapshot is partial\n", res.Warnings)
 				return &silentError{code: ExitPartial}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -77,6 +78,11 @@ when neither is given, to a passphrase (LIFEBOAT_PASSPHRASE_FILE or a prompt).`,
 				return err
 			}
 			defer st.Close()
+			// Two concurrent inits are told apart by the conditional
+			// create of the config: refuse regions where it does not work.
+			if err := requireConditionalCreate(cfg, st); err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
 			r, err := repo.Init(ctx, st, repo.InitOptions{
 				Recipient: rcpts[0], KeyLabel: o.label, Host: hostname(), Username: username(),
 				Chunker: params, Compression: lv, PackSize: packSize,
