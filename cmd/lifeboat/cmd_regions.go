@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -165,11 +166,21 @@ can alert on it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			set, err := a.openSet(ctx)
+			cfg, err := a.needConfig()
 			if err != nil {
 				return err
 			}
-			defer set.Close()
+			// No warnings at open: each region's problem is printed once,
+			// below.
+			all, err := buildStorage(ctx, cfg, false, a.getenv, io.Discard)
+			if err != nil {
+				return err
+			}
+			defer all.Close()
+			set, ok := all.(*regions.Set)
+			if !ok {
+				return fmt.Errorf("internal error: the storage is a %T, not a region set", all)
+			}
 			st, err := syncer.Status(ctx, set, nil)
 			if err != nil {
 				return err
