@@ -26,7 +26,11 @@ func (a *app) backupCommand() *cobra.Command {
 		Long: `Back up files and directories into a new snapshot. Unchanged files (same size,
 mtime, ctime and inode as in the parent snapshot: the latest with the same host
 and paths) are not read again. Files that cannot be read are reported and
-skipped; the snapshot is then marked partial and the exit code is 3.`,
+skipped; the snapshot is then marked partial and the exit code is 3.
+
+When fewer regions open than repository.write_quorum needs, the backup fails
+before uploading anything, naming each region's cause (exit 2 when a region is
+misconfigured, 1 when it is down).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -31,7 +31,13 @@ func (a *app) initCommand() *cobra.Command {
 		Short: "Create a repository in every configured region",
 		Long: `Create a repository in every configured region. The first key is wrapped to
 --recipient (age1… or an SSH public key), to the recipient of --identity, or,
-when neither is given, to a passphrase (LIFEBOAT_PASSPHRASE_FILE or a prompt).`,
+when neither is given, to a passphrase (LIFEBOAT_PASSPHRASE_FILE or a prompt).
+
+Every region must be reachable, and its server must honour conditional
+creates (If-None-Match), which tell two concurrent inits apart: a region whose
+server ignores them is refused (exit 2) unless its configuration accepts the
+risk with unsafe_no_conditional_create: true. An init that finds, or loses
+the race to, an existing repository fails (exit 1) and leaves no key behind.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
