@@ -43,7 +43,7 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 	sts := make([]storage.Storage, len(rcs))
 	errs := make([]error, len(rcs))
 	var g errgroup.Group
-	g.SetLimit(len(rcs))
+	g.SetLimit(max(1, len(rcs)))
 	for i := range rcs {
 		g.Go(func() error {
 			sts[i], errs[i] = openRegionBounded(ctx, &rcs[i], create, getenv)
