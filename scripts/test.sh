@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — everything CI runs, on a fresh machine: installs the S3
-# test server (versitygw, pinned) and staticcheck, then vet, staticcheck,
+# test servers (versitygw and s3rver, pinned; s3rver needs node and npm) and
+# staticcheck, then vet, staticcheck,
 # all tests (the S3 tests against real versitygw servers on 127.0.0.1; a
 # missing server fails them), and a short fuzzing run of every decoder of
 # stored data.
@@ -11,6 +12,10 @@ cd "$(dirname "$0")/.."
 export LIFEBOAT_VERSITYGW
 LIFEBOAT_VERSITYGW=$(scripts/install-versitygw.sh)
 echo "versitygw: $LIFEBOAT_VERSITYGW"
+# s3rver: an S3 server that ignores If-None-Match (tests/s3rver).
+export LIFEBOAT_S3RVER
+LIFEBOAT_S3RVER=$(scripts/install-s3rver.sh)
+echo "s3rver: $LIFEBOAT_S3RVER"
 
 tools=$(go env GOPATH | cut -d: -f1)/bin
 if [ ! -x "$tools/staticcheck" ]; then

@@ -26,6 +26,12 @@ var (
 	// ErrPermission reports that the backend refused access (bad credentials,
 	// denied by policy, unwritable directory). Not retried.
 	ErrPermission = errors.New("permission denied")
+	// ErrConfig marks an error that only a change of configuration fixes:
+	// wrong credentials, access denied by policy, a missing bucket. The
+	// backend answered, so the location is misconfigured, not down;
+	// waiting or retrying does not help. Backends wrap it alongside the
+	// specific sentinel (ErrPermission, a missing-bucket error).
+	ErrConfig = errors.New("configuration error")
 	// ErrNoSpace reports that the backend is out of space (full disk, quota).
 	// Not retried.
 	ErrNoSpace = errors.New("no space left")
@@ -69,7 +75,13 @@ type Capabilities struct {
 	// ConditionalCreate is true when Put with PutOptions.IfNotExists is atomic
 	// against concurrent writers (local filesystem link/rename, S3
 	// If-None-Match: *). When false, IfNotExists is only best effort.
+	// Backends whose servers may ignore the condition (S3) report what a
+	// probe at open found, not what they ask for.
 	ConditionalCreate bool
+	// ConditionalCreateUnverified is true when the backend could not test
+	// its conditional creates (its probe write was refused, for example
+	// with read-only credentials); ConditionalCreate is then false.
+	ConditionalCreateUnverified bool
 	// Local is true when the objects live on a local filesystem, so reads are
 	// cheap and a local cache adds nothing.
 	Local bool

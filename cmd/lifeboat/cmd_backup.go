@@ -31,7 +31,11 @@ skipped; the snapshot is then marked partial and the exit code is 3.
 --source NAME backs up a source of the configuration now, exactly as the
 daemon's scheduled backup of it would: its paths, excludes, exclude file,
 one_file_system, tags and host (no PATH, --exclude, --exclude-file, -x,
---tag or --host with it).`,
+--tag or --host with it).
+
+When fewer regions open than repository.write_quorum needs, the backup fails
+before uploading anything, naming each region's cause (exit 2 when a region is
+misconfigured, 1 when it is down).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -51,6 +55,12 @@ one_file_system, tags and host (no PATH, --exclude, --exclude-file, -x,
 			r, err := a.openRepo(ctx)
 			if err != nil {
 				return err
+			}
+			// With too few regions open for the write quorum, fail now,
+			// naming each region's cause, rather than upload packs that
+			// no snapshot will name.
+			if err := requireWriteQuorum(r.Storage()); err != nil {
+				return fmt.Errorf("backup: %w", err)
 			}
 			parent, err := spec.findParent(ctx, r, o.parent, o.force)
 			if err != nil {
@@ -95,7 +105,7 @@ one_file_system, tags and host (no PATH, --exclude, --exclude-file, -x,
 			}
 			a.printf("processed %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), s.End.Sub(s.Start).Round(time.Millisecond))
 			fmt.Fprintf(a.stdout, "snapshot %s saved\n", res.ID.Short())
-			a.warnBehind(behind)
+			a.warnBehind(r.Storage(), behind)
 			if res.Warnings > 0 {
 				fmt.Fprintf(a.stderr, "warning: %d files or directories could not be read; the snapshot is partial\n", res.Warnings)
 				return &silentError{code: ExitPartial}

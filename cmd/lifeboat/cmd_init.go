@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -30,7 +31,13 @@ func (a *app) initCommand() *cobra.Command {
 		Short: "Create a repository in every configured region",
 		Long: `Create a repository in every configured region. The first key is wrapped to
 --recipient (age1… or an SSH public key), to the recipient of --identity, or,
-when neither is given, to a passphrase (LIFEBOAT_PASSPHRASE_FILE or a prompt).`,
+when neither is given, to a passphrase (LIFEBOAT_PASSPHRASE_FILE or a prompt).
+
+Every region must be reachable, and its server must honour conditional
+creates (If-None-Match), which tell two concurrent inits apart: a region whose
+server ignores them is refused (exit 2) unless its configuration accepts the
+risk with unsafe_no_conditional_create: true. An init that finds, or loses
+the race to, an existing repository fails (exit 1) and leaves no key behind.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -80,6 +87,11 @@ when neither is given, to a passphrase (LIFEBOAT_PASSPHRASE_FILE or a prompt).`,
 				return err
 			}
 			defer st.Close()
+			// Two concurrent inits are told apart by the conditional
+			// create of the config: refuse regions where it does not work.
+			if err := requireConditionalCreate(cfg, st); err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
 			r, err := repo.Init(ctx, st, repo.InitOptions{
 				Recipient: rcpts[0], KeyLabel: o.label, Host: hostname(), Username: username(),
 				Chunker: params, Compression: lv, PackSize: packSize,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -150,18 +151,36 @@ func (a *app) regionsCommand() *cobra.Command {
 		Use:   "regions",
 		Short: "Show each region: reachability, contents, lag and last sync",
 		Long: `Show each configured region: whether it answers and how fast (a Stat of the
-config), whether it holds the repository, its objects and bytes, its
-snapshots and packs and how many of those other regions hold but it lacks,
-and when lifeboat sync last brought it up to date. Reads listings only; needs
-no key.`,
+config), whether it holds the repository, whether its server honours
+conditional creates (COND: yes; no: it ignores them; untested: the probe
+could not write; unsafe: not working, accepted with
+unsafe_no_conditional_create), its objects and bytes, its snapshots and
+packs and how many of those other regions hold but it lacks, and when
+lifeboat sync last brought it up to date. Each problem is printed once on
+standard error with what to do. Reads listings only; needs no key.
+
+Exit code 6 when any region is unreachable, misconfigured, holds another
+repository, lacks working conditional creates (not accepted), or is behind
+(lacks the config, snapshots or packs other regions hold), so monitoring
+can alert on it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			set, err := a.openSet(ctx)
+			cfg, err := a.needConfig()
 			if err != nil {
 				return err
 			}
-			defer set.Close()
+			// No warnings at open: each region's problem is printed once,
+			// below.
+			all, err := buildStorage(ctx, cfg, false, a.getenv, io.Discard)
+			if err != nil {
+				return err
+			}
+			defer all.Close()
+			set, ok := all.(*regions.Set)
+			if !ok {
+				return fmt.Errorf("internal error: the storage is a %T, not a region set", all)
+			}
 			st, err := syncer.Status(ctx, set, nil)
 			if err != nil {
 				return err
@@ -169,44 +188,102 @@ no key.`,
 			type row struct {
 				syncer.RegionStatus
 				Type string `json:"type"`
+				// ConditionalCreate is yes, no, untested, unsafe, or -.
+				ConditionalCreate string `json:"conditional_create"`
+				// Problem says what is wrong with the region ("" when
+				// nothing is).
+				Problem string `json:"problem,omitempty"`
+			}
+			down := map[string]error{}
+			for _, d := range set.Down() {
+				down[d.Region] = d.Err
+			}
+			anyConfig := false
+			for _, s := range st {
+				anyConfig = anyConfig || s.Config == syncer.ConfigOK
 			}
 			rows := make([]row, len(st))
 			for i, s := range st {
+				rc := a.cfg.Region(s.Name)
 				rows[i] = row{RegionStatus: s}
-				if rc := a.cfg.Region(s.Name); rc != nil {
+				if rc != nil {
 					rows[i].Type = rc.Type
 				}
+				rst, _ := set.Region(s.Name)
+				_, isDown := down[s.Name]
+				rows[i].ConditionalCreate = conditionalCreate(rc, rst, isDown)
+				rows[i].Problem = regionProblem(s, down[s.Name], rows[i].ConditionalCreate, anyConfig)
+			}
+			bad := false
+			for _, r := range rows {
+				bad = bad || r.Problem != ""
 			}
 			if a.flags.json {
-				return a.printJSON(rows)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tTYPE\tREACHABLE\tLATENCY\tCONFIG\tOBJECTS\tSIZE\tSNAPSHOTS\tMISSING\tPACKS\tMISSING\tLAST SYNC")
-			for _, r := range rows {
-				reach, lat := "no", "-"
-				if r.Reachable {
-					reach, lat = "yes", r.Latency.Round(time.Microsecond).String()
+				if err := a.printJSON(rows); err != nil {
+					return err
 				}
-				last := "never"
-				if r.LastSync != nil {
-					last = r.LastSync.Time.Local().Format("2006-01-02 15:04:05") + " (" + r.LastSync.Host + ")"
+			} else {
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tTYPE\tREACHABLE\tLATENCY\tCONFIG\tCOND\tOBJECTS\tSIZE\tSNAPSHOTS\tMISSING\tPACKS\tMISSING\tLAST SYNC")
+				for _, r := range rows {
+					reach, lat := "no", "-"
+					if r.Reachable {
+						reach, lat = "yes", r.Latency.Round(time.Microsecond).String()
+					}
+					last := "never"
+					if r.LastSync != nil {
+						last = r.LastSync.Time.Local().Format("2006-01-02 15:04:05") + " (" + r.LastSync.Host + ")"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Name, r.Type, reach, lat, r.Config, r.ConditionalCreate,
+						r.Objects, formatBytes(r.Bytes), r.Snapshots, r.SnapshotsMissing, r.Packs, r.PacksMissing, last)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Name, r.Type, reach, lat, r.Config,
-					r.Objects, formatBytes(r.Bytes), r.Snapshots, r.SnapshotsMissing, r.Packs, r.PacksMissing, last)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			for _, r := range rows {
-				if r.Error != "" {
-					fmt.Fprintf(a.stderr, "region %s: %s\n", r.Name, r.Error)
+				if err := tw.Flush(); err != nil {
+					return err
 				}
+				for _, r := range rows {
+					if r.Problem != "" {
+						fmt.Fprintf(a.stderr, "region %s: %s\n", r.Name, r.Problem)
+					}
+				}
+			}
+			if bad {
+				return &silentError{code: ExitRegions}
 			}
 			return nil
 		},
 	}
 	cmd.AddCommand(a.auditCommand())
 	return cmd
+}
+
+// regionProblem says what is wrong with a region for lifeboat regions, in
+// order of importance ("" when nothing is): it could not be opened
+// (openErr: misconfigured, or unreachable), it failed to answer, it holds
+// another repository, its conditional creates do not work (cc, as
+// conditionalCreate reports it), or it is behind. anyConfig says some
+// region holds the repository's config.
+func regionProblem(s syncer.RegionStatus, openErr error, cc string, anyConfig bool) string {
+	switch {
+	case openErr != nil && errors.Is(openErr, storage.ErrConfig):
+		return "misconfigured (not an outage): " + openErr.Error()
+	case openErr != nil:
+		return "unreachable: " + openErr.Error()
+	case s.Error != "":
+		// The set's errors already start with "region NAME: ".
+		return "unreachable: " + strings.TrimPrefix(s.Error, "region "+s.Name+": ")
+	case s.Config == syncer.ConfigDifferent:
+		return "refused: it holds another repository (a different config)"
+	}
+	if p := conditionalCreateProblem(cc); p != "" {
+		return p
+	}
+	switch {
+	case s.Config == syncer.ConfigMissing && anyConfig:
+		return "behind: it lacks the repository's config; run lifeboat sync"
+	case s.SnapshotsMissing > 0 || s.PacksMissing > 0:
+		return fmt.Sprintf("behind: it lacks %d snapshot(s) and %d pack(s) other regions hold; run lifeboat sync", s.SnapshotsMissing, s.PacksMissing)
+	}
+	return ""
 }
 
 func (a *app) auditCommand() *cobra.Command {
@@ -350,16 +427,35 @@ func regionsBehind(st storage.Storage, snapshot format.ID) []regionLag {
 	return out
 }
 
-// warnBehind tells the user which regions a backup left behind.
-func (a *app) warnBehind(behind []regionLag) {
+// warnBehind tells the user which regions a backup into st left behind,
+// and what to do: a region that is down needs a sync once it is back; a
+// misconfigured one needs its configuration fixed first (waiting will not
+// bring it back).
+func (a *app) warnBehind(st storage.Storage, behind []regionLag) {
+	misconfigured := map[string]bool{}
+	if set, ok := st.(*regions.Set); ok {
+		for _, d := range set.Down() {
+			misconfigured[d.Region] = errors.Is(d.Err, storage.ErrConfig)
+		}
+	}
+	var fix []string
+	outage := false
 	for _, l := range behind {
 		note := ""
 		if l.Snapshot {
 			note = ", so the snapshot was not written there"
 		}
 		fmt.Fprintf(a.stderr, "warning: region %s is behind: %d object(s) could not be written to it%s\n", l.Region, l.Objects, note)
+		if misconfigured[l.Region] {
+			fix = append(fix, l.Region)
+		} else {
+			outage = true
+		}
 	}
-	if len(behind) > 0 {
+	if len(fix) > 0 {
+		fmt.Fprintf(a.stderr, "hint: region(s) %s are misconfigured, not down (see the warning above): fix the configuration, then run 'lifeboat sync' to copy what they missed\n", strings.Join(fix, ", "))
+	}
+	if outage {
 		fmt.Fprintf(a.stderr, "hint: run 'lifeboat sync' to copy them once the region is back\n")
 	}
 }

@@ -169,6 +169,9 @@ func (d *daemon) withSet(ctx context.Context, fn func(set *regions.Set) (jobStat
 // lockWait, polling, and is then skipped (scheduler.ErrSkipped). fn's
 // context is canceled if the lock is lost.
 func (d *daemon) withLock(ctx context.Context, st storage.Storage, job string, fn func(ctx context.Context) (jobStats, error)) (jobStats, error) {
+	if err := requireConditionalCreate(d.cfg, st); err != nil {
+		return jobStats{}, fmt.Errorf("repository lock: %w", err)
+	}
 	select {
 	case d.repoMu <- struct{}{}:
 		defer func() { <-d.repoMu }()
@@ -229,6 +232,9 @@ func (d *daemon) backupJob(src *config.Source, job string) func(ctx context.Cont
 			return jobStats{}, err
 		}
 		return d.withSet(ctx, func(set *regions.Set) (jobStats, error) {
+			if err := requireWriteQuorum(set); err != nil {
+				return jobStats{}, err
+			}
 			r, err := d.openRepo(ctx, set)
 			if err != nil {
 				return jobStats{}, err

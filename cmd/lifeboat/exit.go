@@ -7,16 +7,18 @@ import (
 
 	"lifeboat/cmd/lifeboat/internal/config"
 	"lifeboat/engine/repo"
+	"lifeboat/storage"
 )
 
 // Exit codes. Documented in README.md.
 const (
 	ExitOK          = 0   // success
 	ExitError       = 1   // the command failed
-	ExitUsage       = 2   // bad flags, arguments or configuration
+	ExitUsage       = 2   // bad flags, arguments or configuration (also a region's: credentials, bucket)
 	ExitPartial     = 3   // finished, but some files could not be backed up or restored
 	ExitIntegrity   = 4   // check or restore found damaged data
 	ExitDrillFailed = 5   // a restore drill failed (reasons printed)
+	ExitRegions     = 6   // lifeboat regions: a region is unreachable, misconfigured, refused, lacks conditional creates, or is behind
 	ExitNoRepo      = 10  // no repository at the configured location
 	ExitWrongKey    = 12  // no key matches the identity or passphrase
 	ExitInterrupt   = 130 // interrupted (SIGINT, SIGTERM or SIGHUP)
@@ -68,6 +70,10 @@ func exitCode(err error, interrupted bool) int {
 	case errors.Is(err, repo.ErrWrongKey):
 		return ExitWrongKey
 	case errors.As(err, &ce):
+		return ExitUsage
+	case errors.Is(err, storage.ErrConfig):
+		// A region's configuration is wrong (credentials, bucket): the
+		// same class as a bad configuration file.
 		return ExitUsage
 	}
 	return ExitError

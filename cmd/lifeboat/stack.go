@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"lifeboat/cmd/lifeboat/internal/config"
 	"lifeboat/engine/repo"
@@ -20,13 +24,14 @@ import (
 // wrappers: each region is its backend wrapped in retry (transient errors
 // only); the regions are combined in a region set with the configured write
 // quorum.
+//
+// The regions are opened concurrently, each within its open timeout (s3:
+// open_timeout), so a hung region costs that bound once, not its request
+// timeout. Without create, a region that cannot be opened is down (see
+// regions.Down), not fatal, unless every region is; with create (init),
+// any failure is fatal. Errors that a configuration change must fix
+// (storage.ErrConfig) say what to fix.
 func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv func(string) string, warn io.Writer) (storage.Storage, error) {
-	var rs []regions.Region
-	closeAll := func() {
-		for _, r := range rs {
-			r.Storage.Close()
-		}
-	}
 	// With other regions to fail over to, a region's transient errors are
 	// retried once, not waited out: the set serves the object elsewhere
 	// and repairs the region later.
@@ -34,34 +39,62 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 	if len(cfg.Regions) > 1 {
 		retryOpts.Attempts = 2
 	}
-	var firstErr error
+	rcs := cfg.RegionsByPriority()
+	sts := make([]storage.Storage, len(rcs))
+	errs := make([]error, len(rcs))
+	var g errgroup.Group
+	g.SetLimit(max(1, len(rcs)))
+	for i := range rcs {
+		g.Go(func() error {
+			sts[i], errs[i] = openRegionBounded(ctx, &rcs[i], create, getenv)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	closeAll := func() {
+		for _, st := range sts {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		closeAll()
+		return nil, err
+	}
+	var rs []regions.Region
+	var downErrs []any
 	var warnings []string
-	down := 0
-	for i, rc := range cfg.RegionsByPriority() {
-		st, err := openRegion(ctx, &rc, create, getenv)
+	for i, rc := range rcs {
+		st, err := sts[i], errs[i]
 		if err != nil {
 			if create {
 				closeAll()
 				return nil, fmt.Errorf("region %s: %w", rc.Name, err)
 			}
-			// A region that cannot be reached is down, not fatal: the
+			// A region that cannot be opened is down, not fatal: the
 			// region set serves reads from the others and counts it
 			// against the write quorum (its errors get the region's name
 			// from the set).
-			warnings = append(warnings, fmt.Sprintf("lifeboat: warning: region %s: %v (treating the region as down)\n", rc.Name, err))
-			st = &unavailable{err: err}
-			down++
-			if firstErr == nil {
-				firstErr = fmt.Errorf("region %s: %w", rc.Name, err)
+			if errors.Is(err, storage.ErrConfig) {
+				warnings = append(warnings, fmt.Sprintf("lifeboat: warning: region %s is misconfigured (not written or read until fixed): %v\n", rc.Name, err))
+			} else {
+				warnings = append(warnings, fmt.Sprintf("lifeboat: warning: region %s: %v (treating the region as down)\n", rc.Name, err))
 			}
+			st = regions.Down(err)
+			downErrs = append(downErrs, fmt.Errorf("region %s: %w", rc.Name, err))
 		} else {
 			st = retry.New(st, retryOpts)
 		}
 		rs = append(rs, regions.Region{Name: rc.Name, Storage: st, Priority: i})
 	}
-	if down == len(rs) {
+	if len(downErrs) == len(rs) {
 		closeAll()
-		return nil, firstErr
+		if len(downErrs) == 1 {
+			return nil, downErrs[0].(error)
+		}
+		// Every region's cause, each reachable with errors.Is.
+		return nil, fmt.Errorf("no region could be opened: %w"+strings.Repeat("; %w", len(downErrs)-1), downErrs...)
 	}
 	for _, w := range warnings {
 		fmt.Fprint(warn, w)
@@ -72,6 +105,52 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 		return nil, err
 	}
 	return set, nil
+}
+
+// openRegionBounded opens one region within its open timeout. A region
+// that does not answer in time is down (a transient error), and an error
+// that a configuration change must fix names the fix.
+func openRegionBounded(ctx context.Context, rc *config.Region, create bool, getenv func(string) string) (storage.Storage, error) {
+	octx := ctx
+	var limit time.Duration
+	if rc.S3 != nil && rc.S3.OpenTimeout > 0 {
+		limit = rc.S3.OpenTimeout.Std()
+		var cancel context.CancelFunc
+		octx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	st, err := openRegion(octx, rc, create, getenv)
+	if err == nil {
+		return st, nil
+	}
+	if ctx.Err() == nil && errors.Is(octx.Err(), context.DeadlineExceeded) {
+		return nil, storage.MarkTransient(fmt.Errorf("no answer within %v (open_timeout): %w", limit, err))
+	}
+	return nil, describeRegionErr(rc, err)
+}
+
+// describeRegionErr adds to a configuration error of region rc what to fix.
+func describeRegionErr(rc *config.Region, err error) error {
+	if !errors.Is(err, storage.ErrConfig) && !errors.Is(err, storage.ErrPermission) {
+		return err
+	}
+	if !errors.Is(err, storage.ErrConfig) {
+		err = fmt.Errorf("%w (%w)", storage.ErrConfig, err)
+	}
+	s := rc.S3
+	switch {
+	case s == nil:
+		return fmt.Errorf("%w; fix: make %s readable and writable by this user, or fix `path:` of region %s", err, rc.Path, rc.Name)
+	case errors.Is(err, s3.ErrNoBucket):
+		return fmt.Errorf("%w; fix: create bucket %q on %s, or fix `bucket:` of region %s", err, s.Bucket, s.Endpoint, rc.Name)
+	case s.AccessKeyEnv != "":
+		return fmt.Errorf("%w; fix: check the credentials in $%s and $%s (access_key_env, secret_key_env of region %s) and that they may read and write bucket %q", err, s.AccessKeyEnv, s.SecretKeyEnv, rc.Name, s.Bucket)
+	case s.CredentialsFile != "":
+		return fmt.Errorf("%w; fix: check the credentials in %s (credentials_file of region %s) and that they may read and write bucket %q", err, s.CredentialsFile, rc.Name, s.Bucket)
+	case s.AccessKey != "":
+		return fmt.Errorf("%w; fix: check access_key and secret_key of region %s and that they may read and write bucket %q", err, rc.Name, s.Bucket)
+	}
+	return fmt.Errorf("%w; fix: region %s has no credentials: set access_key_env and secret_key_env (or credentials_file)", err, rc.Name)
 }
 
 func openRegion(ctx context.Context, rc *config.Region, create bool, getenv func(string) string) (storage.Storage, error) {
@@ -86,7 +165,9 @@ func openRegion(ctx context.Context, rc *config.Region, create bool, getenv func
 	case config.TypeS3:
 		ak, sk, err := rc.S3.Credentials(getenv, os.ReadFile)
 		if err != nil {
-			return nil, err
+			// Credentials missing from the environment or their file:
+			// the configuration, not the server.
+			return nil, fmt.Errorf("%w: %w", storage.ErrConfig, err)
 		}
 		lookup := s3.LookupAuto
 		if rc.S3.PathStyle != nil {
@@ -111,25 +192,88 @@ func openRegion(ctx context.Context, rc *config.Region, create bool, getenv func
 	return nil, fmt.Errorf("unknown region type %q", rc.Type)
 }
 
-// unavailable is a region that could not be opened: every operation fails
-// with the reason, marked transient so that it counts as a failure of the
-// region (not of the object).
-type unavailable struct{ err error }
+// errNoConditionalCreate reports regions whose conditional creates are not
+// known to be atomic, refused by everything that relies on them.
+var errNoConditionalCreate = errors.New("conditional creates do not work")
 
-func (u *unavailable) fail() error { return storage.MarkTransient(u.err) }
+// conditionalCreate describes a region's conditional creates for
+// lifeboat regions: "yes", "no" (the server ignores them), "untested"
+// (the probe could not write), "unsafe" (not working, accepted by the
+// operator), or "-" (the region could not be opened).
+func conditionalCreate(rc *config.Region, st storage.Storage, down bool) string {
+	c := st.Capabilities()
+	switch {
+	case down:
+		return "-"
+	case c.ConditionalCreate:
+		return "yes"
+	case rc != nil && rc.S3 != nil && rc.S3.UnsafeNoConditionalCreate:
+		return "unsafe"
+	case c.ConditionalCreateUnverified:
+		return "untested"
+	}
+	return "no"
+}
 
-func (u *unavailable) Get(context.Context, string, int64, int64) (io.ReadCloser, error) {
-	return nil, u.fail()
+// conditionalCreateProblem explains a region's conditional-create state
+// ("" when it is fine or accepted).
+func conditionalCreateProblem(state string) string {
+	switch state {
+	case "no":
+		return "the S3 server ignores conditional creates (If-None-Match): two hosts could both take the repository lock or both init it; use a server that honours them, or accept the risk with `unsafe_no_conditional_create: true` on the region"
+	case "untested":
+		return "conditional creates could not be tested: the probe write was refused (read-only credentials?); give the credentials write access, or accept the risk with `unsafe_no_conditional_create: true` on the region"
+	}
+	return ""
 }
-func (u *unavailable) Stat(context.Context, string) (storage.Info, error) {
-	return storage.Info{}, u.fail()
+
+// requireConditionalCreate refuses st (a region set) when a region that
+// opened lacks working conditional creates and the operator did not accept
+// that for it (unsafe_no_conditional_create): init and the repository lock
+// rely on them, so such a region could let two hosts both win. Regions
+// that could not be opened are not judged here (writes to them fail). Use
+// it in init and wherever the repository lock is taken.
+func requireConditionalCreate(cfg *config.Config, st storage.Storage) error {
+	set, ok := st.(*regions.Set)
+	if !ok {
+		if !st.Capabilities().ConditionalCreate {
+			return withCode(ExitUsage, fmt.Errorf("%w in this storage", errNoConditionalCreate))
+		}
+		return nil
+	}
+	down := map[string]bool{}
+	for _, d := range set.Down() {
+		down[d.Region] = true
+	}
+	var problems []string
+	for _, name := range set.Names() {
+		rst, _ := set.Region(name)
+		if p := conditionalCreateProblem(conditionalCreate(cfg.Region(name), rst, down[name])); p != "" {
+			problems = append(problems, fmt.Sprintf("region %s: %s", name, p))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return withCode(ExitUsage, fmt.Errorf("%w: %s", errNoConditionalCreate, strings.Join(problems, "; ")))
 }
-func (u *unavailable) List(context.Context, string, func(storage.Info) error) error { return u.fail() }
-func (u *unavailable) Put(context.Context, string, io.ReadSeeker, int64, storage.PutOptions) error {
-	return u.fail()
+
+// requireWriteQuorum fails, before anything is written, when fewer regions
+// of st (a region set) opened than the write quorum needs, naming each
+// down region's cause. Exit code 2 when a region's configuration is among
+// the causes, 1 otherwise.
+func requireWriteQuorum(st storage.Storage) error {
+	set, ok := st.(*regions.Set)
+	if !ok {
+		return nil
+	}
+	err := set.CheckWriteQuorum()
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("nothing was written: %w", err)
+	if errors.Is(err, storage.ErrConfig) {
+		return withCode(ExitUsage, err)
+	}
+	return withCode(ExitError, err)
 }
-func (u *unavailable) Delete(context.Context, string) error { return u.fail() }
-func (u *unavailable) Capabilities() storage.Capabilities {
-	return storage.Capabilities{ConditionalCreate: true}
-}
-func (u *unavailable) Close() error { return nil }

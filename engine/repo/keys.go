@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"lifeboat/crypto"
 	"lifeboat/engine/format"
@@ -73,6 +74,21 @@ func (r *Repository) addKey(ctx context.Context, rcpt *crypto.Recipient, label, 
 		return "", fmt.Errorf("write key: %w", err)
 	}
 	return name, nil
+}
+
+// keyCleanupTimeout bounds removing the key of an init that did not get
+// its config written; it runs even when the caller's context has ended.
+const keyCleanupTimeout = 30 * time.Second
+
+// removeKey deletes the key object name written by an init whose config
+// write failed.
+func removeKey(ctx context.Context, st storage.Storage, name string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyCleanupTimeout)
+	defer cancel()
+	if err := st.Delete(ctx, name); err != nil && !errors.Is(err, storage.ErrNotExist) {
+		return fmt.Errorf("remove key %s: %w", name, err)
+	}
+	return nil
 }
 
 // AddKey wraps the master secret to rcpt and stores it as a new key object.

@@ -90,7 +90,10 @@ const DefaultPackSize = 16 << 20
 
 // Init creates a repository in st: a config object and one key object
 // wrapping a fresh master secret to opts.Recipient. It refuses a storage that
-// already holds a config.
+// already holds a config (ErrAlreadyInitialized). The key is written first
+// and the config with a conditional create; an init that loses that create
+// to a concurrent one removes its key again, so the loser's identity opens
+// nothing (ErrWrongKey) rather than finding a key of no repository.
 func Init(ctx context.Context, st storage.Storage, opts InitOptions) (*Repository, error) {
 	opts.defaults()
 	if opts.Recipient == nil {
@@ -156,7 +159,15 @@ func Init(ctx context.Context, st storage.Storage, opts InitOptions) (*Repositor
 	r.keyName = name
 	if err := storage.PutBytes(ctx, st, format.ConfigName, sealed, storage.PutOptions{IfNotExists: true}); err != nil {
 		if errors.Is(err, storage.ErrExist) {
-			return nil, ErrAlreadyInitialized
+			// Another init won: the config is not ours, so our key
+			// wraps a master key no config uses, and opening the
+			// repository with our identity would find it and fail.
+			// Remove it. (On any other failure the config may have been
+			// stored after all, and then needs the key.)
+			if derr := removeKey(ctx, st, name); derr != nil {
+				return nil, fmt.Errorf("%w (%w; and the key written for it could not be removed: %w)", ErrAlreadyInitialized, err, derr)
+			}
+			return nil, fmt.Errorf("%w (%w)", ErrAlreadyInitialized, err)
 		}
 		return nil, fmt.Errorf("init: write config: %w", err)
 	}

@@ -71,6 +71,11 @@
 // per cooldown); success closes the breaker, failure restarts the cooldown.
 // All times come from Options.Now.
 //
+// Regions that could not be opened. A caller that fails to open a region
+// puts Down(err) in its place: the region then fails every request with
+// err, Set.Down names it, and Set.CheckWriteQuorum fails (before anything is
+// written) when fewer regions opened than the write quorum needs.
+//
 // Every method is safe for concurrent use; Options.OnEvent is called
 // synchronously from the goroutine that observed the event, possibly from
 // several goroutines at once, and never with a lock held.

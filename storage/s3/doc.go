@@ -10,10 +10,15 @@
 // package's job is to classify failures into the storage sentinel errors
 // (ErrNotExist, ErrExist, ErrInvalidRange, ErrPermission, ErrNoSpace) or
 // mark them transient (timeouts, refused or reset connections, truncated
-// bodies, 5xx, throttling).
+// bodies, 5xx, throttling). Refused credentials and a missing bucket
+// (ErrNoBucket) are also storage.ErrConfig: the server answered, the
+// configuration is wrong.
 //
 // Puts of up to Config.PartSize bytes are a single PUT; larger ones are
 // multipart uploads. Conditional creates (PutOptions.IfNotExists) send
 // If-None-Match: * and are always a single PUT, because minio-go drops that
-// header on multipart uploads.
+// header on multipart uploads. Some servers ignore the header and overwrite,
+// so New probes it (a second conditional create of a probe object under
+// ProbePrefix must fail) and Capabilities().ConditionalCreate reports what
+// the server did.
 package s3

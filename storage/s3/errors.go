@@ -84,6 +84,14 @@ var (
 	}
 )
 
+// configErr is a sentinel that also reports storage.ErrConfig: a missing
+// bucket or refused credentials are the configuration's fault, not an
+// outage. Its message is the sentinel's alone.
+type configErr struct{ sentinel error }
+
+func (e configErr) Error() string   { return e.sentinel.Error() }
+func (e configErr) Unwrap() []error { return []error{e.sentinel, storage.ErrConfig} }
+
 // isInvalidRange reports an S3 "range not satisfiable" answer.
 func isInvalidRange(err error) bool {
 	var er minio.ErrorResponse
@@ -120,7 +128,7 @@ func classifyResponse(er minio.ErrorResponse, err error, conditional bool) error
 	code, status := er.Code, er.StatusCode
 	switch {
 	case code == "NoSuchBucket":
-		return fmt.Errorf("%w: %w", ErrNoBucket, err)
+		return fmt.Errorf("%w: %w", configErr{ErrNoBucket}, err)
 	case notFoundCodes[code]:
 		return fmt.Errorf("%w: %w", storage.ErrNotExist, err)
 	case conditional && (code == "PreconditionFailed" || status == http.StatusPreconditionFailed):
@@ -128,7 +136,7 @@ func classifyResponse(er minio.ErrorResponse, err error, conditional bool) error
 	case code == "InvalidRange" || status == http.StatusRequestedRangeNotSatisfiable:
 		return fmt.Errorf("%w: %w", storage.ErrInvalidRange, err)
 	case permCodes[code]:
-		return fmt.Errorf("%w: %w", storage.ErrPermission, err)
+		return fmt.Errorf("%w: %w", configErr{storage.ErrPermission}, err)
 	case noSpaceCodes[code] || status == http.StatusInsufficientStorage:
 		return fmt.Errorf("%w: %w", storage.ErrNoSpace, err)
 	case transientCodes[code]:
@@ -136,7 +144,7 @@ func classifyResponse(er minio.ErrorResponse, err error, conditional bool) error
 	case status == http.StatusNotFound && er.Key != "":
 		return fmt.Errorf("%w: %w", storage.ErrNotExist, err)
 	case status == http.StatusForbidden || status == http.StatusUnauthorized:
-		return fmt.Errorf("%w: %w", storage.ErrPermission, err)
+		return fmt.Errorf("%w: %w", configErr{storage.ErrPermission}, err)
 	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests:
 		return storage.MarkTransient(err)
 	case status >= 500 && status != http.StatusNotImplemented && status != http.StatusHTTPVersionNotSupported:

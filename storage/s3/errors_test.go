@@ -59,6 +59,12 @@ func TestClassifyResponse(t *testing.T) {
 			if storage.IsTransient(err) != tc.transient {
 				t.Errorf("transient = %v, want %v", storage.IsTransient(err), tc.transient)
 			}
+			// Refused credentials and a missing bucket are configuration
+			// errors, nothing else is.
+			wantConfig := tc.want == ErrNoBucket || tc.want == storage.ErrPermission
+			if got := errors.Is(err, storage.ErrConfig); got != wantConfig {
+				t.Errorf("errors.Is(%v, ErrConfig) = %v, want %v", err, got, wantConfig)
+			}
 			var back minio.ErrorResponse
 			if !errors.As(err, &back) || back.Code != tc.code {
 				t.Errorf("server error not reachable from %v", err)

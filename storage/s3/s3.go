@@ -2,7 +2,9 @@ package s3
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -116,13 +118,22 @@ type store struct {
 	timeout   time.Duration
 	partSize  int64
 	class     string
+	caps      storage.Capabilities // ConditionalCreate set by New's probe
 	closeOnce sync.Once
 }
 
 // New returns the storage for cfg. It checks that the bucket exists and is
 // accessible (one HEAD request), so a wrong name fails with ErrNoBucket and
-// wrong credentials with storage.ErrPermission; an unreachable server fails
-// with an error storage.IsTransient reports.
+// wrong credentials with storage.ErrPermission (both also storage.ErrConfig);
+// an unreachable server fails with an error storage.IsTransient reports.
+//
+// It then probes conditional creates, since some S3 servers ignore
+// If-None-Match and silently overwrite: it creates an object under
+// ProbePrefix conditionally twice, expects the second to fail, and deletes
+// it. Capabilities().ConditionalCreate reports the outcome. When the probe
+// cannot write (read-only credentials, a full bucket) the store still opens,
+// with ConditionalCreate false and ConditionalCreateUnverified true; a
+// transient failure of the probe fails New like one of the bucket check.
 func New(ctx context.Context, cfg Config) (storage.Storage, error) {
 	s, err := newStore(cfg)
 	if err != nil {
@@ -132,7 +143,63 @@ func New(ctx context.Context, cfg Config) (storage.Storage, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.probeConditionalCreate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// ProbePrefix is where New writes (and at once deletes) the object that
+// tests the server's conditional creates.
+const ProbePrefix = "probe/"
+
+// probeConditionalCreate sets s.caps.ConditionalCreate to what the server
+// does with a second conditional create of the same object.
+func (s *store) probeConditionalCreate(ctx context.Context) error {
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return fmt.Errorf("s3 open %s: probe name: %w", s.where, err)
+	}
+	// A random name: concurrent opens must not see each other's probe.
+	name := ProbePrefix + "conditional-create-" + hex.EncodeToString(rnd[:])
+	data := []byte("lifeboat conditional create probe; safe to delete\n")
+	create := func() error {
+		return storage.PutBytes(ctx, s, name, data, storage.PutOptions{IfNotExists: true})
+	}
+	err := create()
+	switch {
+	case err == nil:
+	case storage.IsTransient(err) || ctx.Err() != nil:
+		return fmt.Errorf("s3 open %s: probe conditional create: %w", s.where, err)
+	default:
+		// Cannot write here (read-only credentials, no space): the
+		// conditional create cannot be tested.
+		s.caps.ConditionalCreateUnverified = true
+		return nil
+	}
+	defer s.removeProbe(ctx, name)
+	err = create()
+	switch {
+	case errors.Is(err, storage.ErrExist):
+		s.caps.ConditionalCreate = true
+	case err == nil:
+		// The server ignored If-None-Match and replaced the object.
+	case storage.IsTransient(err) || ctx.Err() != nil:
+		return fmt.Errorf("s3 open %s: probe conditional create: %w", s.where, err)
+	default:
+		// The server refused the condition itself (NotImplemented, ...):
+		// no conditional creates either.
+	}
+	return nil
+}
+
+// removeProbe deletes the probe object; a failure leaves a small,
+// harmless object under ProbePrefix.
+func (s *store) removeProbe(ctx context.Context, name string) {
+	wctx, w := s.watch(ctx)
+	defer w.stop()
+	_ = s.client.RemoveObject(wctx, s.bucket, s.key(name), minio.RemoveObjectOptions{})
 }
 
 func newStore(cfg Config) (*store, error) {
@@ -199,6 +266,7 @@ func newStore(cfg Config) (*store, error) {
 		timeout:   timeout,
 		partSize:  partSize,
 		class:     cfg.StorageClass,
+		caps:      storage.Capabilities{Concurrency: Concurrency},
 	}
 	if prefix != "" {
 		s.keyPrefix = prefix + "/"
@@ -281,10 +349,9 @@ func (s *store) checkBucket(ctx context.Context) error {
 	return fmt.Errorf("s3 open %s: %w", s.where, s.classify(ctx, err, w, false))
 }
 
-// Capabilities reports an atomic conditional create and remote storage.
-func (s *store) Capabilities() storage.Capabilities {
-	return storage.Capabilities{ConditionalCreate: true, Concurrency: Concurrency}
-}
+// Capabilities reports remote storage, and an atomic conditional create
+// when New's probe found one.
+func (s *store) Capabilities() storage.Capabilities { return s.caps }
 
 // Stat describes name.
 func (s *store) Stat(ctx context.Context, name string) (storage.Info, error) {

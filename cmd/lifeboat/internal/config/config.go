@@ -42,6 +42,10 @@ const (
 const (
 	// DefaultS3Timeout is the per-request timeout of an s3 region.
 	DefaultS3Timeout = Duration(30 * time.Second)
+	// DefaultS3OpenTimeout bounds opening an s3 region (the bucket check
+	// and the conditional-create probe); a region that takes longer is
+	// treated as down.
+	DefaultS3OpenTimeout = Duration(5 * time.Second)
 	// DefaultWebhookRetries is daemon.webhook.retries when absent.
 	DefaultWebhookRetries = 3
 	// MaxWebhookRetries bounds daemon.webhook.retries.
@@ -153,6 +157,16 @@ type S3 struct {
 	AccessKey, SecretKey string
 	// Timeout is the per-request timeout (default DefaultS3Timeout).
 	Timeout Duration
+	// OpenTimeout bounds opening the region: checking the bucket and
+	// probing conditional creates (default DefaultS3OpenTimeout). A region
+	// that does not answer within it is treated as down.
+	OpenTimeout Duration
+	// UnsafeNoConditionalCreate accepts a server whose conditional creates
+	// (If-None-Match) do not work: the repository lock and init are then
+	// only best effort, and two hosts may both hold the lock. Without it
+	// such a region is refused by init and by every job that takes the
+	// lock.
+	UnsafeNoConditionalCreate bool
 }
 
 // rawRegion is the flat on-disk form of a Region.
@@ -174,6 +188,8 @@ type rawRegion struct {
 	AccessKey       string   `yaml:"access_key,omitempty"`
 	SecretKey       string   `yaml:"secret_key,omitempty"`
 	Timeout         Duration `yaml:"timeout,omitempty"`
+	OpenTimeout     Duration `yaml:"open_timeout,omitempty"`
+	UnsafeNoCC      bool     `yaml:"unsafe_no_conditional_create,omitempty"`
 }
 
 // regionKeys lists the keys each region type accepts besides commonKeys.
@@ -183,7 +199,7 @@ var (
 		TypeLocal: {"path"},
 		TypeS3: {"endpoint", "bucket", "prefix", "region", "insecure", "path_style",
 			"storage_class", "access_key_env", "secret_key_env", "credentials_file",
-			"access_key", "secret_key", "timeout"},
+			"access_key", "secret_key", "timeout", "open_timeout", "unsafe_no_conditional_create"},
 	}
 )
 
@@ -201,7 +217,7 @@ func (r *Region) UnmarshalYAML(unmarshal func(any) error) error {
 			Insecure: raw.Insecure, PathStyle: raw.PathStyle, StorageClass: raw.StorageClass,
 			AccessKeyEnv: raw.AccessKeyEnv, SecretKeyEnv: raw.SecretKeyEnv,
 			CredentialsFile: raw.CredentialsFile, AccessKey: raw.AccessKey, SecretKey: raw.SecretKey,
-			Timeout: raw.Timeout,
+			Timeout: raw.Timeout, OpenTimeout: raw.OpenTimeout, UnsafeNoConditionalCreate: raw.UnsafeNoCC,
 		}
 	}
 	return nil
@@ -215,6 +231,7 @@ func (r Region) MarshalYAML() (any, error) {
 		raw.Insecure, raw.PathStyle, raw.StorageClass = s.Insecure, s.PathStyle, s.StorageClass
 		raw.AccessKeyEnv, raw.SecretKeyEnv, raw.CredentialsFile = s.AccessKeyEnv, s.SecretKeyEnv, s.CredentialsFile
 		raw.AccessKey, raw.SecretKey, raw.Timeout = s.AccessKey, s.SecretKey, s.Timeout
+		raw.OpenTimeout, raw.UnsafeNoCC = s.OpenTimeout, s.UnsafeNoConditionalCreate
 	}
 	return raw, nil
 }

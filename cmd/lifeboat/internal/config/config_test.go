@@ -59,6 +59,7 @@ func TestParseMalformed(t *testing.T) {
 		{"bad prefix", hdr + "    prefix: a/../b\n", 10, "regions[1].prefix", "invalid prefix"},
 		{"timeout without unit", hdr + "    timeout: 30\n", 10, "regions[1].timeout", "missing unit"},
 		{"timeout zero", hdr + "    timeout: 0s\n", 10, "regions[1].timeout", "must be positive"},
+		{"open timeout zero", hdr + "    open_timeout: 0s\n", 10, "regions[1].open_timeout", "must be positive"},
 		{"two credential sources", hdr + "    access_key_env: K\n    secret_key_env: S\n    credentials_file: /c\n", 12, "regions[1].credentials_file", "only one of"},
 		{"half a key pair", hdr + "    access_key_env: K\n", 6, "regions[1].secret_key_env", "required when access_key_env is set"},
 		{"bad env name", hdr + "    access_key_env: 1K\n    secret_key_env: S\n", 10, "regions[1].access_key_env", "invalid environment variable name"},
@@ -168,6 +169,8 @@ regions:
     storage_class: STANDARD_IA
     access_key_env: LB_EU_KEY
     secret_key_env: LB_EU_SECRET
+    open_timeout: 2s
+    unsafe_no_conditional_create: true
   - name: us
     type: s3
     endpoint: "[::1]:9001"
@@ -227,10 +230,11 @@ func fullWant(dir string) *Config {
 				Endpoint: "127.0.0.1:9000", Bucket: "lifeboat", Prefix: "team-a", Region: "us-east-1",
 				Insecure: true, PathStyle: &f, StorageClass: "STANDARD_IA",
 				AccessKeyEnv: "LB_EU_KEY", SecretKeyEnv: "LB_EU_SECRET", Timeout: Duration(60e9),
+				OpenTimeout: Duration(2e9), UnsafeNoConditionalCreate: true,
 			}},
 			{Name: "us", Type: TypeS3, Priority: 3, S3: &S3{
 				Endpoint: "[::1]:9001", Bucket: "lb.us", CredentialsFile: filepath.Join(filepath.Dir(dir), "creds"),
-				Timeout: DefaultS3Timeout,
+				Timeout: DefaultS3Timeout, OpenTimeout: DefaultS3OpenTimeout,
 			}},
 		},
 		Sources: []Source{{
@@ -321,6 +325,8 @@ func TestDefaults(t *testing.T) {
 		{"priority 1", cfg.Regions[1].Priority, 2},
 		{"local has no s3", cfg.Regions[0].S3 == nil, true},
 		{"s3 timeout", cfg.Regions[1].S3.Timeout, DefaultS3Timeout},
+		{"s3 open timeout", cfg.Regions[1].S3.OpenTimeout, DefaultS3OpenTimeout},
+		{"s3 conditional create required", cfg.Regions[1].S3.UnsafeNoConditionalCreate, false},
 		{"s3 path style", cfg.Regions[1].S3.PathStyle == nil, true},
 		{"s3 insecure", cfg.Regions[1].S3.Insecure, false},
 		{"log format", cfg.Daemon.LogFormat, LogText},

@@ -227,6 +227,13 @@ func (v *validator) s3(f string, s *S3) {
 	} else {
 		s.Timeout = DefaultS3Timeout
 	}
+	if v.idx.has(f + ".open_timeout") {
+		if s.OpenTimeout <= 0 {
+			v.errorf(f+".open_timeout", "must be positive")
+		}
+	} else {
+		s.OpenTimeout = DefaultS3OpenTimeout
+	}
 
 	// Credentials: at most one source, pairs complete.
 	var groups []string
