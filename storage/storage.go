@@ -39,6 +39,12 @@ var (
 	// connection resets, 5xx answers, throttling). Backends wrap it with
 	// MarkTransient; the retry wrapper retries only errors carrying it.
 	ErrTransient = errors.New("transient error")
+	// ErrQuorum reports a write that fewer regions of a replicated storage
+	// accepted than its write quorum requires.
+	ErrQuorum = errors.New("write quorum not reached")
+	// ErrUnavailable reports a read that no region of a replicated storage
+	// could serve.
+	ErrUnavailable = errors.New("no region available")
 )
 
 // MarkTransient wraps err so that errors.Is(err, ErrTransient) holds, keeping

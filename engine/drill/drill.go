@@ -19,7 +19,6 @@ import (
 	"lifeboat/engine/repo"
 	"lifeboat/engine/restore"
 	"lifeboat/storage"
-	"lifeboat/storage/regions"
 )
 
 // Options describe a drill.
@@ -34,7 +33,7 @@ type Options struct {
 	Host string
 	// Lose and Only name the regions the drill pretends are lost, or the
 	// only ones it may use. They are recorded in the report; the caller
-	// opens r on the remaining regions (SelectRegions), so that the drill
+	// opens r on the remaining regions (Keep), so that the drill
 	// restores exactly as a real restore after that outage would.
 	Lose, Only []string
 	// SamplePercent restores and verifies that share of the snapshot's
@@ -396,7 +395,7 @@ func saveReport(ctx context.Context, evidence *repo.Repository, rep *Report, cov
 	rec := &Record{Version: RecordVersion, Kind: KindDrill, Time: rep.End, Host: rep.Host, Drill: &copyRep,
 		Packs: rep.PacksTotal, Coverage: coverage}
 	id, err := SaveRecord(ctx, evidence, rec)
-	if err == nil || errors.Is(err, regions.ErrQuorum) {
+	if err == nil || errors.Is(err, storage.ErrQuorum) {
 		// Under the quorum, the record still reached some regions.
 		rep.Record = repo.DrillName(id)
 	}
@@ -698,7 +697,7 @@ func classify(err error) string {
 			return KindUnavailable
 		}
 	}
-	if errors.Is(err, regions.ErrUnavailable) {
+	if errors.Is(err, storage.ErrUnavailable) {
 		return KindUnavailable
 	}
 	return KindLocal

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -106,9 +107,19 @@ func newEnvWith(t *testing.T, mk func(root string)) *env {
 // tracked, as the CLI does.
 func (e *env) open(t *testing.T, lose []string) *repo.Repository {
 	t.Helper()
-	sel, err := drill.SelectRegions(e.all, lose, nil)
+	names := make([]string, len(e.all))
+	for i, r := range e.all {
+		names[i] = r.Name
+	}
+	keep, err := drill.Keep(names, lose, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var sel []regions.Region
+	for _, r := range e.all {
+		if slices.Contains(keep, r.Name) {
+			sel = append(sel, r)
+		}
 	}
 	set, err := regions.New(sel, regions.Options{})
 	if err != nil {

@@ -110,7 +110,7 @@ func (rec *Record) validate() error {
 }
 
 // SaveRecord stores rec in r (in every region of a region set) and sets
-// rec.ID. An error wrapping regions.ErrQuorum means fewer regions than the
+// rec.ID. An error wrapping storage.ErrQuorum means fewer regions than the
 // write quorum accepted it.
 func SaveRecord(ctx context.Context, r *repo.Repository, rec *Record) (format.ID, error) {
 	plain, err := EncodeRecord(rec)

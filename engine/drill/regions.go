@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"lifeboat/storage/regions"
 )
 
 // ErrRegions reports a Lose or Only list that names no usable set of
@@ -40,25 +38,4 @@ func Keep(names, lose, only []string) ([]string, error) {
 		return nil, fmt.Errorf("%w: a drill cannot lose every region", ErrRegions)
 	}
 	return keep, nil
-}
-
-// SelectRegions returns the members of all a drill may read (see Keep),
-// for building the region set of the drill: exactly the set a real restore
-// would have after losing the other regions.
-func SelectRegions(all []regions.Region, lose, only []string) ([]regions.Region, error) {
-	names := make([]string, len(all))
-	for i, r := range all {
-		names[i] = r.Name
-	}
-	keep, err := Keep(names, lose, only)
-	if err != nil {
-		return nil, err
-	}
-	var out []regions.Region
-	for _, r := range all {
-		if slices.Contains(keep, r.Name) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
 }

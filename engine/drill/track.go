@@ -11,7 +11,6 @@ import (
 
 	"lifeboat/engine/format"
 	"lifeboat/storage"
-	"lifeboat/storage/regions"
 )
 
 // Tracker wraps a storage and records which region served each pack read
@@ -156,7 +155,7 @@ func (t *Tracker) Get(ctx context.Context, name string, off, length int64) (io.R
 	if missing == len(reps) {
 		return nil, fmt.Errorf("get %s: %w", name, storage.ErrNotExist)
 	}
-	return nil, fmt.Errorf("get %s: %w: %s", name, regions.ErrUnavailable, strings.Join(fails, "; "))
+	return nil, fmt.Errorf("get %s: %w: %s", name, storage.ErrUnavailable, strings.Join(fails, "; "))
 }
 
 // Stat forwards.

@@ -11,7 +11,6 @@ import (
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
 	"lifeboat/storage"
-	"lifeboat/storage/regions"
 )
 
 // Presence is an object some regions hold and others lack.
@@ -77,7 +76,7 @@ func (a *AuditReport) Drift() bool {
 // packs that the union of all regions' index objects names. It reads and
 // decrypts every index object (through r, with failover) but no pack.
 // It fails only when ctx ends or no region can be listed.
-func Audit(ctx context.Context, r *repo.Repository, set *regions.Set) (*AuditReport, error) {
+func Audit(ctx context.Context, r *repo.Repository, set Regions) (*AuditReport, error) {
 	ms := members(set)
 	rep := &AuditReport{}
 	cfgs := readConfigs(ctx, ms)

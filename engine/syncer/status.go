@@ -11,7 +11,6 @@ import (
 
 	"lifeboat/engine/format"
 	"lifeboat/storage"
-	"lifeboat/storage/regions"
 )
 
 // Config states reported by Status.
@@ -60,7 +59,7 @@ type regionListing struct {
 
 // Status describes every region of set, in configuration order. now times
 // the Stat (nil: time.Now). It needs no key. It fails only when ctx ends.
-func Status(ctx context.Context, set *regions.Set, now func() time.Time) ([]RegionStatus, error) {
+func Status(ctx context.Context, set Regions, now func() time.Time) ([]RegionStatus, error) {
 	if now == nil {
 		now = time.Now
 	}

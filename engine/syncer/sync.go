@@ -17,7 +17,6 @@ import (
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
 	"lifeboat/storage"
-	"lifeboat/storage/regions"
 )
 
 // Errors of a sync.
@@ -131,7 +130,7 @@ func (m *member) isTarget() bool {
 }
 
 type syncer struct {
-	set     *regions.Set
+	set     Regions
 	opt     Options
 	members []*member // configuration order
 	byName  map[string]*member
@@ -143,9 +142,23 @@ type syncer struct {
 	lost    []string
 }
 
+// Regions is what sync, audit and status need of a region set (a
+// regions.Set has it): the regions by name, a reader per region in read
+// preference order, and a way to rewrite one region's copy of an object.
+type Regions interface {
+	// Names lists the regions in configuration order.
+	Names() []string
+	// Region returns the named region's own storage.
+	Region(name string) (storage.Storage, bool)
+	// Replicas returns one reader per region, in read preference order.
+	Replicas() []storage.Replica
+	// Repair rewrites name in region with data the caller verified.
+	Repair(ctx context.Context, region, name string, data []byte) error
+}
+
 // members returns the regions of set in configuration order, each with
 // its replica reader and preference rank.
-func members(set *regions.Set) []*member {
+func members(set Regions) []*member {
 	reps := set.Replicas()
 	var out []*member
 	for _, name := range set.Names() {
@@ -171,7 +184,7 @@ func members(set *regions.Set) []*member {
 // some region could not be completed, ErrForeignRepository when a region
 // was refused, ErrLost when objects have no good copy, and
 // repo.ErrNoRepository when no region holds a config.
-func Sync(ctx context.Context, set *regions.Set, opt Options) (*Report, error) {
+func Sync(ctx context.Context, set Regions, opt Options) (*Report, error) {
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = DefaultConcurrency
 	}

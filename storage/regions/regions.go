@@ -17,10 +17,11 @@ import (
 // Errors of the region set.
 var (
 	// ErrQuorum reports a Put that fewer than Options.WriteQuorum regions
-	// accepted.
-	ErrQuorum = errors.New("write quorum not reached")
-	// ErrUnavailable reports a read that no region could serve.
-	ErrUnavailable = errors.New("no region available")
+	// accepted (storage.ErrQuorum).
+	ErrQuorum = storage.ErrQuorum
+	// ErrUnavailable reports a read that no region could serve
+	// (storage.ErrUnavailable).
+	ErrUnavailable = storage.ErrUnavailable
 	// ErrUnknownRegion reports a region name that is not in the set.
 	ErrUnknownRegion = errors.New("unknown region")
 )
