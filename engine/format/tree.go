@@ -54,6 +54,22 @@ type Node struct {
 	Hash *ID `json:"hash,omitempty"`
 	// Subtree is a directory's tree blob.
 	Subtree *ID `json:"subtree,omitempty"`
+	// Xattrs are the entry's extended attributes (POSIX ACLs and file
+	// capabilities included, as their system.* and security.* attributes),
+	// sorted by name without duplicates. Stored from format version 3 on.
+	Xattrs []Xattr `json:"xattrs,omitempty"`
+	// Flags are the entry's inode flags (FS_IOC_GETFLAGS: immutable,
+	// append-only, no-dump, …), which restore sets last. Stored from format
+	// version 3 on.
+	Flags uint32 `json:"flags,omitempty"`
+}
+
+// Xattr is one extended attribute: its full name, namespace included
+// ("user.mime_type", "security.capability", "system.posix_acl_access"),
+// and its value, verbatim.
+type Xattr struct {
+	Name  string `json:"name"`
+	Value []byte `json:"value"`
 }
 
 // MaxNameBytes bounds an entry name.
