@@ -97,7 +97,9 @@ func oldReaderOf(v int) oldReader {
 	panic("no old reader")
 }
 
-func version[S interface{ *formatv1.Snapshot | *formatv2.Snapshot }](s S, err error) (int, error) {
+func version[S interface {
+	*formatv1.Snapshot | *formatv2.Snapshot
+}](s S, err error) (int, error) {
 	if err != nil {
 		return 0, err
 	}
