@@ -45,7 +45,13 @@ func oldReaderOf(v int) oldReader {
 		return oldReader{
 			config:   func(b []byte) error { _, err := formatv1.DecodeConfig(b); return err },
 			key:      func(b []byte) error { _, err := formatv1.DecodeKey(b); return err },
-			snapshot: func(b []byte) (int, error) { s, err := formatv1.DecodeSnapshot(b); return version(s, err) },
+			snapshot: func(b []byte) (int, error) {
+				s, err := formatv1.DecodeSnapshot(b)
+				if err != nil {
+					return 0, err
+				}
+				return s.Version, nil
+			},
 			index:    func(b []byte) error { _, err := formatv1.DecodeIndex(b); return err },
 			trailer: func(b []byte, size int64) ([]oldBlob, error) {
 				blobs, err := formatv1.DecodePackTrailer(b, size)
@@ -71,7 +77,13 @@ func oldReaderOf(v int) oldReader {
 		return oldReader{
 			config:   func(b []byte) error { _, err := formatv2.DecodeConfig(b); return err },
 			key:      func(b []byte) error { _, err := formatv2.DecodeKey(b); return err },
-			snapshot: func(b []byte) (int, error) { s, err := formatv2.DecodeSnapshot(b); return version(s, err) },
+			snapshot: func(b []byte) (int, error) {
+				s, err := formatv2.DecodeSnapshot(b)
+				if err != nil {
+					return 0, err
+				}
+				return s.Version, nil
+			},
 			index:    func(b []byte) error { _, err := formatv2.DecodeIndex(b); return err },
 			trailer: func(b []byte, size int64) ([]oldBlob, error) {
 				blobs, err := formatv2.DecodePackTrailer(b, size)
@@ -95,21 +107,6 @@ func oldReaderOf(v int) oldReader {
 		}
 	}
 	panic("no old reader")
-}
-
-func version[S interface {
-	*formatv1.Snapshot | *formatv2.Snapshot
-}](s S, err error) (int, error) {
-	if err != nil {
-		return 0, err
-	}
-	switch s := any(s).(type) {
-	case *formatv1.Snapshot:
-		return s.Version, nil
-	case *formatv2.Snapshot:
-		return s.Version, nil
-	}
-	return 0, nil
 }
 
 // masterKey unwraps the master key of the repository in dir/repo with
