@@ -43,8 +43,8 @@ func oldReaderOf(v int) oldReader {
 	switch v {
 	case 1:
 		return oldReader{
-			config:   func(b []byte) error { _, err := formatv1.DecodeConfig(b); return err },
-			key:      func(b []byte) error { _, err := formatv1.DecodeKey(b); return err },
+			config: func(b []byte) error { _, err := formatv1.DecodeConfig(b); return err },
+			key:    func(b []byte) error { _, err := formatv1.DecodeKey(b); return err },
 			snapshot: func(b []byte) (int, error) {
 				s, err := formatv1.DecodeSnapshot(b)
 				if err != nil {
@@ -52,7 +52,7 @@ func oldReaderOf(v int) oldReader {
 				}
 				return s.Version, nil
 			},
-			index:    func(b []byte) error { _, err := formatv1.DecodeIndex(b); return err },
+			index: func(b []byte) error { _, err := formatv1.DecodeIndex(b); return err },
 			trailer: func(b []byte, size int64) ([]oldBlob, error) {
 				blobs, err := formatv1.DecodePackTrailer(b, size)
 				var out []oldBlob
@@ -75,8 +75,8 @@ func oldReaderOf(v int) oldReader {
 		}
 	case 2:
 		return oldReader{
-			config:   func(b []byte) error { _, err := formatv2.DecodeConfig(b); return err },
-			key:      func(b []byte) error { _, err := formatv2.DecodeKey(b); return err },
+			config: func(b []byte) error { _, err := formatv2.DecodeConfig(b); return err },
+			key:    func(b []byte) error { _, err := formatv2.DecodeKey(b); return err },
 			snapshot: func(b []byte) (int, error) {
 				s, err := formatv2.DecodeSnapshot(b)
 				if err != nil {
@@ -84,7 +84,7 @@ func oldReaderOf(v int) oldReader {
 				}
 				return s.Version, nil
 			},
-			index:    func(b []byte) error { _, err := formatv2.DecodeIndex(b); return err },
+			index: func(b []byte) error { _, err := formatv2.DecodeIndex(b); return err },
 			trailer: func(b []byte, size int64) ([]oldBlob, error) {
 				blobs, err := formatv2.DecodePackTrailer(b, size)
 				var out []oldBlob
