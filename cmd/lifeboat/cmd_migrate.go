@@ -72,7 +72,7 @@ what would change and writes nothing.`, format.Version),
 				}
 			}
 			if res.From < res.To {
-				a.printf("from then on, writers store:\n")
+				a.printf("%s, writers store:\n", map[bool]string{true: "after a migrate", false: "from now on"}[o.dryRun])
 				for _, c := range res.Changes {
 					a.printf("  %s\n", c)
 				}
