@@ -199,6 +199,7 @@ func (a *app) checkCommand() *cobra.Command {
 	var readData bool
 	var subset string
 	var seed uint64
+	var lockWait time.Duration
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Verify the repository's structure and, optionally, its data",
@@ -209,7 +210,9 @@ and verifies its hash, authentication, trailer and every blob;
 --read-data-subset N% does that for N% of the packs: those read least
 recently by earlier checks and drills (each run stores what it read), so
 successive runs read every pack.
-Any problem is named and the exit code is 4.`,
+Any problem is named and the exit code is 4. Like the daemon's jobs, it
+holds the repository lock: while another host holds it, it waits up to
+--lock-wait, then fails naming the holder.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := check.Options{ReadData: readData, Seed: seed}
@@ -236,6 +239,17 @@ Any problem is named and the exit code is 4.`,
 			if err != nil {
 				return err
 			}
+			// A wrong key (or no repository) must leave the storage
+			// untouched: find out before taking the lock.
+			if _, err := repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()}); err != nil {
+				return err
+			}
+			held, err := a.takeRepoLock(ctx, st, lockWait)
+			if err != nil {
+				return err
+			}
+			defer held.release()
+			ctx = held.ctx
 			var problems []string
 			opts.OnProblem = func(p check.Problem) {
 				problems = append(problems, p.String())
@@ -246,6 +260,7 @@ Any problem is named and the exit code is 4.`,
 			res, err := runCheck(ctx, st, id, a.cacheDir(), hostname(), opts, func(err error) {
 				fmt.Fprintf(a.stderr, "lifeboat: warning: coverage records: %v\n", err)
 			})
+			err = held.lost(err)
 			if res == nil {
 				return err
 			}
@@ -282,5 +297,6 @@ Any problem is named and the exit code is 4.`,
 	f.BoolVar(&readData, "read-data", false, "read and verify all data")
 	f.StringVar(&subset, "read-data-subset", "", "read and verify `N%` of the packs, chosen at random")
 	f.Uint64Var(&seed, "seed", 0, "random seed for --read-data-subset (default: time)")
+	lockWaitFlag(cmd, &lockWait)
 	return cmd
 }
