@@ -83,7 +83,8 @@
 //
 // Undoing can fail (a region goes down between the create and the
 // delete, or a write took effect but its answer was lost), which leaves
-// stale records. A stale record of an acquirer or a renewal is held for
+// stale records. (A create that finds the very bytes it writes already
+// there, its own earlier attempt, counts as created.) A stale record of an acquirer or a renewal is held for
 // at most a lease from its creation: it may make the lock look taken that
 // long, never free. A stale release record only frees its own lease,
 // whose holder has stopped. Records of one generation may then differ
@@ -96,8 +97,10 @@
 // delete 1. The region comes back empty. B's view (at least two regions,
 // one of which has 2) has newest generation 2, released: B creates 3 in
 // all three. C's view, even with the returned region not answering, sees
-// 3 held by B: C waits. (Reading one region, the preferred one that had
-// been down, both could take generation 1 and 3 apart.)
+// 3 held by B: C waits. (Reading one region, B read the returned,
+// empty one and took generation 1; C, that region failing to list once,
+// read another, found generation 2 released and took 3: both held the
+// lock.)
 //
 // An expired lock whose records exist only in regions other than the
 // preferred one is seen in the union and broken with the next generation;

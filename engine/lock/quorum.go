@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -252,7 +253,8 @@ type outcome struct {
 	existIn []string
 }
 
-// create writes generation seq in every region with a conditional create.
+// create writes generation seq in every region with a conditional create
+// (a region that already holds these very bytes counts as created).
 // The first region is asked first and, when it reports the generation
 // exists, the others are not asked: concurrent creators then meet there
 // first and one of them gets every region (this orders creators; safety
@@ -266,6 +268,13 @@ func create(ctx context.Context, reps []replica, name string, seq uint64, info *
 	res := make([]error, len(reps))
 	put := func(i int) {
 		res[i] = storage.PutBytes(ctx, reps[i].st, obj, data, storage.PutOptions{IfNotExists: true})
+		if errors.Is(res[i], storage.ErrExist) {
+			// An earlier attempt whose answer was lost may have created
+			// it: our own bytes are ours.
+			if b, err := storage.ReadAll(ctx, reps[i].rd, obj); err == nil && bytes.Equal(b, data) {
+				res[i] = nil
+			}
+		}
 	}
 	put(0)
 	if errors.Is(res[0], storage.ErrExist) {
