@@ -33,7 +33,9 @@
 // with a region that only emulates them, two hosts can both create the
 // same generation there and the majorities below no longer intersect in
 // an exclusive create; the command refuses such configurations, this
-// package relies on it.
+// package relies on it. A region that missed lock writes is not brought
+// up to date (sync does not copy locks/): every view reads every region,
+// so none needs to be complete.
 //
 // A view is the list of generations of every region, and every record
 // found, read from each region that answers; a view needs a majority of

@@ -17,6 +17,10 @@ import (
 	"lifeboat/storage/regions"
 )
 
+// The region set is Regional: the lock reads and writes its regions
+// separately.
+var _ Regional = (*regions.Set)(nil)
+
 // cluster is three regions (each a fault wrapper around a memory storage,
 // shared by every host) and one region set per host over them, with a
 // write quorum of 2, as hosts with the same configuration have.
