@@ -201,6 +201,8 @@ func (a *app) checkCommand() *cobra.Command {
 	var subset string
 	var seed uint64
 	var regionNames []string
+	var lockWait time.Duration
+	var noLock bool
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Verify the repository's structure and, optionally, its data",
@@ -214,7 +216,12 @@ recently in the regions read by earlier checks and drills (each run stores
 what it read, per region), so successive runs read every pack.
 Any problem is named, with the region of a bad or missing copy, followed by
 how to repair it (lifeboat sync --bad NAME, or lifeboat sync --verify), and
-the exit code is 4.`,
+the exit code is 4.
+Like the daemon's jobs, it holds the repository lock: while another host
+holds it, it waits up to --lock-wait, then fails naming the holder. The lock
+needs a majority of the regions; --no-lock checks without it (for example the
+one region left of two), at the risk of reporting objects that a concurrent
+prune removes as missing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := check.Options{ReadData: readData, Seed: seed}
@@ -260,6 +267,19 @@ the exit code is 4.`,
 			if err != nil {
 				return err
 			}
+			// A wrong key (or no repository) must leave the storage
+			// untouched: find out before taking the lock.
+			if _, err := repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()}); err != nil {
+				return err
+			}
+			held := noLockHeld(ctx)
+			if !noLock {
+				if held, err = a.takeRepoLock(ctx, st, lockWait); err != nil {
+					return err
+				}
+				defer held.release()
+			}
+			ctx = held.ctx
 			type problemJSON struct {
 				Region string `json:"region,omitempty"`
 				Object string `json:"object"`
@@ -296,6 +316,7 @@ the exit code is 4.`,
 			if errors.Is(err, check.ErrUnknownRegion) {
 				return withCode(ExitUsage, err)
 			}
+			err = held.lost(err)
 			if res == nil {
 				return err
 			}
@@ -345,6 +366,8 @@ the exit code is 4.`,
 	f.StringVar(&subset, "read-data-subset", "", "read and verify `N%` of the packs (those read least recently), every region's copy")
 	f.StringArrayVar(&regionNames, "region", nil, "read only this region's copies (`NAME`, repeatable; with --read-data or --read-data-subset)")
 	f.Uint64Var(&seed, "seed", 0, "random seed for --read-data-subset (default: time)")
+	lockWaitFlag(cmd, &lockWait)
+	f.BoolVar(&noLock, "no-lock", false, "check without taking the repository lock")
 	return cmd
 }
 

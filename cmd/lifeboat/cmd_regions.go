@@ -40,6 +40,7 @@ func (a *app) syncCommand() *cobra.Command {
 		verify      bool
 		bad         []string
 		concurrency int
+		lockWait    time.Duration
 	}
 	cmd := &cobra.Command{
 		Use:   "sync",
@@ -50,7 +51,9 @@ region never names an object it lacks. Every copied object is verified by
 its hash first. Without --verify, copies are compared by size; --verify also
 downloads and hashes every existing copy. A region holding a different
 repository (another config) is refused. Missing local region directories are
-created. Needs no key. Exit code 4 when an object has no good copy left.`,
+created. Needs no key. Exit code 4 when an object has no good copy left.
+Like the daemon's jobs, it holds the repository lock: while another host
+holds it, it waits up to --lock-wait, then fails naming the holder.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -76,7 +79,13 @@ created. Needs no key. Exit code 4 when an object has no good copy left.`,
 				return err
 			}
 			defer set.Close()
-			rep, err := syncer.Sync(ctx, set, syncer.Options{Verify: o.verify, Bad: o.bad, Concurrency: o.concurrency, Host: hostname()})
+			held, err := a.takeRepoLock(ctx, set, o.lockWait)
+			if err != nil {
+				return err
+			}
+			defer held.release()
+			rep, err := syncer.Sync(held.ctx, set, syncer.Options{Verify: o.verify, Bad: o.bad, Concurrency: o.concurrency, Host: hostname()})
+			err = held.lost(err)
 			if errors.Is(err, repo.ErrNoRepository) || errors.Is(err, context.Canceled) {
 				return err
 			}
@@ -114,6 +123,7 @@ created. Needs no key. Exit code 4 when an object has no good copy left.`,
 	f.BoolVar(&o.verify, "verify", false, "also download and hash every existing copy")
 	f.StringArrayVar(&o.bad, "bad", nil, "hash every copy of this object `NAME` (e.g. a pack check reported; repeatable)")
 	f.IntVar(&o.concurrency, "concurrency", 0, "objects copied at once (default 4)")
+	lockWaitFlag(cmd, &o.lockWait)
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -20,14 +21,22 @@ func (a *app) restoreCommand() *cobra.Command {
 		target, overwrite, host string
 		includes, excludes      []string
 		tags, paths             []string
+		delete                  bool
 	}
 	cmd := &cobra.Command{
 		Use:   "restore SNAPSHOT|latest --target DIR",
 		Short: "Restore a snapshot, verifying every file before it gets its real name",
-		Long: `Restore a snapshot into --target. Every file is written under a temporary
-name, its content verified against the snapshot, then renamed; a file that
-fails verification is removed and reported (exit code 4). Paths are restored
-below the target as they were in the snapshot (e.g. DIR/home/user/…).`,
+		Long: `Restore a snapshot into --target. Every file is written as a temporary
+file, its content verified against the snapshot, then given its real name; a
+file that fails verification is removed and reported (exit code 4). Paths are
+restored below the target as they were in the snapshot (e.g. DIR/home/user/…).
+
+Restore replaces only what the snapshot has: an entry of the target whose type
+differs from the snapshot's (a directory where the snapshot has a file, …) is
+a conflict, reported and left as it is (exit code 3). --delete makes the target
+identical to the snapshot instead: it removes such entries, and every entry of
+a restored directory that the snapshot does not have (only within --include,
+never what --exclude matches), and lists what it removed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -69,10 +78,22 @@ below the target as they were in the snapshot (e.g. DIR/home/user/…).`,
 				rep.setTotals(s.TotalFiles, s.TotalBytes)
 			}
 			integrity := false
-			var failures []string
+			var failures, deleted []string
 			var failMu sync.Mutex
 			res, err := restore.Run(ctx, r, snap.Snapshot, restore.Options{
 				Target: o.target, Include: include, Exclude: exclude, Overwrite: mode, Progress: prog,
+				Delete: o.delete,
+				OnDelete: func(p string, dir bool) {
+					failMu.Lock()
+					defer failMu.Unlock()
+					if len(deleted) < 1000 {
+						p = filepath.Join(o.target, filepath.FromSlash(p))
+						if dir {
+							p += string(filepath.Separator)
+						}
+						deleted = append(deleted, p)
+					}
+				},
 				OnError: func(p string, err error) {
 					failMu.Lock()
 					defer failMu.Unlock()
@@ -97,20 +118,36 @@ below the target as they were in the snapshot (e.g. DIR/home/user/…).`,
 					"message_type": "summary", "snapshot_id": snap.ID.String(), "target": o.target,
 					"files_restored": res.Files, "files_skipped": res.Skipped, "dirs": res.Dirs,
 					"hard_links": res.Links, "bytes_restored": res.Bytes, "errors": res.Errors, "failures": failures,
+					"conflicts": res.Conflicts, "entries_deleted": res.Deleted, "deleted": deleted,
 					"regions": reads.Regions, "failovers": reads.Failovers, "repairs": reads.Repairs,
 				}); err != nil {
 					return err
 				}
 			} else {
-				a.printf("restored snapshot %s to %s: %d files (%s), %d dirs, %d skipped\n",
+				for _, p := range deleted {
+					a.printf("deleted %s\n", p)
+				}
+				if n := res.Deleted - int64(len(deleted)); n > 0 {
+					a.printf("deleted %d more entries\n", n)
+				}
+				a.printf("restored snapshot %s to %s: %d files (%s), %d dirs, %d skipped",
 					snap.ID.Short(), o.target, res.Files, formatBytes(res.Bytes), res.Dirs, res.Skipped)
+				if o.delete {
+					a.printf(", %d deleted", res.Deleted)
+				}
+				a.printf("\n")
 				a.printReads(reads)
+			}
+			if res.Conflicts > 0 {
+				fmt.Fprintf(a.stderr, "error: %d entries conflict with an entry of another type in the target and were skipped (--delete replaces them)\n", res.Conflicts)
 			}
 			if res.Errors > 0 {
 				fmt.Fprintf(a.stderr, "error: %d entries could not be restored\n", res.Errors)
-				if integrity {
-					return &silentError{code: ExitIntegrity}
-				}
+			}
+			switch {
+			case integrity:
+				return &silentError{code: ExitIntegrity}
+			case res.Errors > 0 || res.Conflicts > 0:
 				return &silentError{code: ExitPartial}
 			}
 			return nil
@@ -121,6 +158,7 @@ below the target as they were in the snapshot (e.g. DIR/home/user/…).`,
 	f.StringArrayVarP(&o.includes, "include", "i", nil, "restore only paths matching `PATTERN` (repeatable)")
 	f.StringArrayVarP(&o.excludes, "exclude", "e", nil, "do not restore paths matching `PATTERN` (repeatable)")
 	f.StringVar(&o.overwrite, "overwrite", "always", "existing files: always, if-changed (keep files whose content already matches) or never")
+	f.BoolVar(&o.delete, "delete", false, "make the target identical to the snapshot: remove entries of another type in the way and entries the snapshot does not have (within --include, not --exclude)")
 	f.StringVar(&o.host, "host", "", "with latest: only snapshots of this host")
 	f.StringArrayVar(&o.tags, "tag", nil, "with latest: only snapshots with this tag")
 	f.StringArrayVar(&o.paths, "path", nil, "with latest: only snapshots of exactly these paths")

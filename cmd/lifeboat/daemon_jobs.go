@@ -178,40 +178,24 @@ func (d *daemon) withLock(ctx context.Context, st storage.Storage, job string, f
 	case <-ctx.Done():
 		return jobStats{}, ctx.Err()
 	}
-	deadline := time.Now().Add(lockWait)
-	var l *lock.Lock
-	for logged := false; ; logged = true {
-		var err error
-		l, err = lock.Acquire(ctx, st, repositoryLock, d.holder, lockLease, nil)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, lock.ErrLocked) {
-			return jobStats{}, fmt.Errorf("repository lock: %w", err)
-		}
-		if !time.Now().Before(deadline) {
-			return jobStats{}, fmt.Errorf("%w; run %w", err, scheduler.ErrSkipped)
-		}
-		if !logged {
-			d.log.Info("waiting for the repository lock", "job", job, "err", err)
-		}
-		select {
-		case <-time.After(lockPoll):
-		case <-ctx.Done():
-			return jobStats{}, fmt.Errorf("waiting for the repository lock: %w", ctx.Err())
-		}
-	}
-	lctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		select {
-		case <-l.Done():
-			if err := l.Err(); err != nil {
-				cancel(err)
+	logged := false
+	l, err := lock.AcquireWait(ctx, st, repositoryLock, d.holder, lockLease, nil, lock.WaitOptions{
+		Wait: lockWait, Poll: lockPoll,
+		OnWait: func(err error) {
+			if !logged {
+				d.log.Info("waiting for the repository lock", "job", job, "err", err)
 			}
-		case <-lctx.Done():
-		}
-	}()
+			logged = true
+		},
+	})
+	switch {
+	case errors.Is(err, lock.ErrLocked):
+		return jobStats{}, fmt.Errorf("%w; run %w", err, scheduler.ErrSkipped)
+	case err != nil:
+		return jobStats{}, fmt.Errorf("repository lock: %w", err)
+	}
+	lctx, cancel := l.Context(ctx)
+	defer cancel()
 	stats, err := fn(lctx)
 	if cause := context.Cause(lctx); errors.Is(cause, lock.ErrLost) && err != nil {
 		err = fmt.Errorf("%w: %w", cause, err)

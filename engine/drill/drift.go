@@ -110,12 +110,12 @@ func (c *drifter) compare(ctx context.Context, live, sp string, n *format.Node) 
 		}
 		return fmt.Errorf("lstat %s: %w", live, err)
 	}
-	if st.Mode&unix.S_IFMT != fileType(n.Type) {
+	if uint32(st.Mode)&unix.S_IFMT != fileType(n.Type) {
 		c.changed(sp, []string{"type"})
 		return nil
 	}
 	var what []string
-	if n.Type != format.TypeSymlink && n.Name != "" && st.Mode&0o7777 != n.Mode&0o7777 {
+	if n.Type != format.TypeSymlink && n.Name != "" && uint32(st.Mode)&0o7777 != n.Mode&0o7777 {
 		what = append(what, "mode")
 	}
 	switch n.Type {

@@ -102,10 +102,10 @@ func (v *verifier) meta(full string, n *format.Node) (*unix.Stat_t, error) {
 		}
 		return nil, fmt.Errorf("lstat: %w", err)
 	}
-	if want := fileType(n.Type); st.Mode&unix.S_IFMT != want {
-		return nil, mismatch("restored as a %s, the snapshot has a %s", typeName(st.Mode), n.Type)
+	if want := fileType(n.Type); uint32(st.Mode)&unix.S_IFMT != want {
+		return nil, mismatch("restored as a %s, the snapshot has a %s", typeName(uint32(st.Mode)), n.Type)
 	}
-	if n.Type != format.TypeSymlink && st.Mode&0o7777 != n.Mode&0o7777 {
+	if n.Type != format.TypeSymlink && uint32(st.Mode)&0o7777 != n.Mode&0o7777 {
 		return nil, mismatch("mode %04o, the snapshot has %04o", st.Mode&0o7777, n.Mode&0o7777)
 	}
 	if n.Type == format.TypeFile && uint64(st.Size) != n.Size {

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -137,77 +135,29 @@ func validName(name string) bool {
 	return name != "" && !strings.Contains(name, "/") && len(name) <= 64 && storage.Valid(name)
 }
 
-// dir returns the prefix of a lock's generation objects.
-func dir(name string) string { return Prefix + name + "/" }
-
-// objectName returns the name of generation seq of a lock.
-func objectName(name string, seq uint64) string { return fmt.Sprintf("%s%020d", dir(name), seq) }
-
-// generations lists the generation numbers of a lock, ascending.
-func generations(ctx context.Context, st storage.Reader, name string) ([]uint64, error) {
-	var seqs []uint64
-	d := dir(name)
-	err := st.List(ctx, d, func(info storage.Info) error {
-		rest, ok := strings.CutPrefix(info.Name, d)
-		if !ok || len(rest) != 20 {
-			return nil
-		}
-		if n, err := strconv.ParseUint(rest, 10, 64); err == nil && n > 0 {
-			seqs = append(seqs, n)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: list: %w", name, err)
-	}
-	slices.Sort(seqs)
-	return seqs, nil
-}
-
-// current returns the newest generation of a lock and its content (nil
-// when there is none, or when it cannot be decoded: such a lock can be
-// broken). seqs lists every generation found.
-func current(ctx context.Context, st storage.Reader, name string) (seqs []uint64, info *Info, err error) {
-	for range maxAttempts {
-		seqs, err = generations(ctx, st, name)
-		if err != nil || len(seqs) == 0 {
-			return seqs, nil, err
-		}
-		top := seqs[len(seqs)-1]
-		data, err := storage.ReadAll(ctx, st, objectName(name, top))
-		if errors.Is(err, storage.ErrNotExist) {
-			continue // replaced while we looked: list again
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("lock %s: %w", name, err)
-		}
-		info, err := DecodeInfo(data)
-		if err != nil || info.Name != name {
-			return seqs, nil, nil
-		}
-		return seqs, info, nil
-	}
-	return nil, nil, fmt.Errorf("lock %s: generations keep changing", name)
-}
-
 // Inspect returns the current state of a lock: nil when it is free (never
-// taken, released, or unreadable). An expired lock is returned as it is
-// (see Info.Held).
+// taken, released, or unreadable), else the record of its holder; an
+// expired lock is returned as it is (see Info.Held). It reads every region
+// of a Regional storage and fails with ErrNoQuorum unless a majority
+// answered. When several leases have records (a holder that crashed and
+// the one that broke its lock, before the cleanup), the one that expires
+// last is returned.
 func Inspect(ctx context.Context, st storage.Reader, name string) (*Info, error) {
 	if !validName(name) {
 		return nil, fmt.Errorf("lock %q: invalid name", name)
 	}
-	_, info, err := current(ctx, st, name)
-	if err != nil || info == nil || info.Released {
+	v, err := readView(ctx, replicasOf(st), name)
+	if err != nil {
 		return nil, err
 	}
-	return info, nil
+	// At the zero time every record not released is held.
+	return v.holderOf(time.Time{}, nil), nil
 }
 
 // Lock is a held lock. The holder renews it in the background every
 // lease/3 until Release.
 type Lock struct {
-	st    storage.Storage
+	reps  []replica
 	name  string
 	lease time.Duration
 	clock Clock
@@ -229,18 +179,25 @@ type Lock struct {
 // testHookRenewed, when set, is called after every renewal attempt.
 var testHookRenewed func(l *Lock, err error)
 
+// testNoRenewals, set by tests, makes Acquire start no background
+// renewals (the test renews by hand).
+var testNoRenewals bool
+
 // Acquire takes the lock called name (one segment of a-z, A-Z, 0-9, ".",
 // "_", "-") in st for lease, as holder. When someone else holds it and
 // its lease has not expired, it fails with a *LockedError. An expired lease
-// (a crashed holder) is broken; among concurrent acquirers exactly one
+// (a crashed holder) is broken; among concurrent acquirers at most one
 // wins. ctx bounds the acquisition only; clock nil means the system
 // clock.
 //
-// The lock is kept as numbered generation objects locks/<name>/<n>: the
-// newest generation holds the current state, and a new generation is
-// created only by a conditional create (storage.PutOptions.IfNotExists),
-// so two acquirers (or a holder and a breaker) can never both create the
-// same generation. Hosts are assumed to agree on the time to well within
+// The lock is kept as numbered generation objects locks/<name>/<n>, each
+// created only by a conditional create (storage.PutOptions.IfNotExists).
+// When st is Regional (a region set) every region is read and written
+// separately and a majority of all its regions decides; when fewer answer
+// or accept, Acquire fails with ErrNoQuorum. See the package
+// documentation for the protocol. Every region must have
+// Capabilities().ConditionalCreate: the lock is not safe otherwise (the
+// caller checks). Hosts are assumed to agree on the time to well within
 // the lease.
 func Acquire(ctx context.Context, st storage.Storage, name string, holder Holder, lease time.Duration, clock Clock) (*Lock, error) {
 	if !validName(name) {
@@ -252,77 +209,63 @@ func Acquire(ctx context.Context, st storage.Storage, name string, holder Holder
 	if clock == nil {
 		clock = systemClock{}
 	}
+	reps := replicasOf(st)
 	var lastLocked error
 	for range maxAttempts {
-		seqs, cur, err := current(ctx, st, name)
+		v, err := readView(ctx, reps, name)
 		if err != nil {
 			return nil, err
 		}
 		now := clock.Now()
-		if cur != nil && cur.Held(now) {
-			return nil, &LockedError{Name: name, Holder: cur.Holder, Expires: cur.Expires}
+		if h := v.holderOf(now, nil); h != nil {
+			return nil, &LockedError{Name: name, Holder: h.Holder, Expires: h.Expires}
 		}
-		var top uint64
-		if len(seqs) > 0 {
-			top = seqs[len(seqs)-1]
-		}
-		mine := top + 1
+		mine := v.top + 1
 		info := Info{Version: Version, Name: name, Holder: holder, Acquired: now, Renewed: now, Expires: now.Add(lease)}
-		err = put(ctx, st, name, mine, &info)
-		if errors.Is(err, storage.ErrExist) {
-			// Someone else created this generation first.
-			lastLocked = err
-			continue
-		}
+		o, err := create(ctx, reps, name, mine, &info)
 		if err != nil {
 			return nil, err
 		}
-		// Another acquirer working from an older listing may have
-		// re-created a generation a cleanup had deleted; only the newest
-		// generation counts.
-		after, err := generations(ctx, st, name)
-		if err != nil || len(after) == 0 || after[len(after)-1] != mine {
-			_ = st.Delete(context.WithoutCancel(ctx), objectName(name, mine))
-			if err != nil {
-				return nil, err
-			}
+		if o.exists {
+			// Someone else created this generation first (or left a
+			// copy of it): try again from a fresh view.
+			undo(ctx, reps, name, mine, o)
+			lastLocked = fmt.Errorf("generation %d exists in %s", mine, strings.Join(o.existIn, ", "))
 			continue
 		}
-		l := &Lock{st: st, name: name, lease: lease, clock: clock, seq: mine, info: info,
+		if o.n < majority(len(reps)) {
+			undo(ctx, reps, name, mine, o)
+			return nil, o.quorumErr(name, mine, len(reps))
+		}
+		// Another acquirer may have created a newer generation, or
+		// committed one whose creation we did not see, meanwhile: only a
+		// generation that is still the newest, with no other lease held
+		// beside it, holds the lock.
+		after, err := readView(ctx, reps, name)
+		if err != nil {
+			undo(ctx, reps, name, mine, o)
+			return nil, err
+		}
+		me := leaseOf(&info)
+		if after.top != mine || after.holderOf(clock.Now(), &me) != nil {
+			undo(ctx, reps, name, mine, o)
+			lastLocked = fmt.Errorf("generation %d was overtaken", mine)
+			continue
+		}
+		l := &Lock{reps: reps, name: name, lease: lease, clock: clock, seq: mine, info: info,
 			done: make(chan struct{}), stop: make(chan struct{}), stopped: make(chan struct{})}
-		l.deleteOlder(ctx, after)
-		go l.renewLoop()
+		deleteBelow(ctx, reps, name, mine, after)
+		if testNoRenewals {
+			close(l.stopped)
+		} else {
+			go l.renewLoop()
+		}
 		return l, nil
 	}
 	if lastLocked == nil {
 		lastLocked = errors.New("too much contention")
 	}
 	return nil, fmt.Errorf("lock %s: %w: %w", name, ErrLocked, lastLocked)
-}
-
-// put creates generation seq of a lock.
-func put(ctx context.Context, st storage.Storage, name string, seq uint64, info *Info) error {
-	data, err := EncodeInfo(info)
-	if err != nil {
-		return err
-	}
-	if err := storage.PutBytes(ctx, st, objectName(name, seq), data, storage.PutOptions{IfNotExists: true}); err != nil {
-		return fmt.Errorf("lock %s: %w", name, err)
-	}
-	return nil
-}
-
-// deleteOlder removes the generations in seqs older than the lock's
-// (best effort: leftovers are harmless).
-func (l *Lock) deleteOlder(ctx context.Context, seqs []uint64) {
-	l.mu.Lock()
-	mine := l.seq
-	l.mu.Unlock()
-	for _, s := range seqs {
-		if s < mine {
-			_ = l.st.Delete(ctx, objectName(l.name, s))
-		}
-	}
 }
 
 // Name returns the lock's name.
@@ -386,7 +329,8 @@ func (l *Lock) renewLoop() {
 	}
 }
 
-// renew extends the lease by writing the next generation.
+// renew extends the lease by creating the next generation in a majority
+// of the regions.
 func (l *Lock) renew() error {
 	now := l.clock.Now()
 	l.mu.Lock()
@@ -400,27 +344,44 @@ func (l *Lock) renew() error {
 	ctx, cancel := context.WithTimeout(context.Background(), max(info.Expires.Sub(now), time.Second))
 	defer cancel()
 	info.Renewed, info.Expires = now, now.Add(l.lease)
-	err := put(ctx, l.st, l.name, seq+1, &info)
-	if errors.Is(err, storage.ErrExist) {
-		err = fmt.Errorf("lock %s: %w: taken over by another holder", l.name, ErrLost)
-		l.lose(err)
-		return err
-	}
-	if err != nil {
+	if err := l.next(ctx, seq, &info, true); err != nil {
 		return err
 	}
 	l.mu.Lock()
 	l.seq, l.info = seq+1, info
 	l.mu.Unlock()
-	_ = l.st.Delete(ctx, objectName(l.name, seq))
+	deleteBelow(ctx, l.reps, l.name, seq+1, nil)
+	return nil
+}
+
+// next creates generation seq+1 holding info. When a region already has
+// it, someone else took the lock: it is lost. When too few regions accept
+// it, the copies are undone if undoShort is set.
+func (l *Lock) next(ctx context.Context, seq uint64, info *Info, undoShort bool) error {
+	o, err := create(ctx, l.reps, l.name, seq+1, info)
+	if err != nil {
+		return err
+	}
+	if o.exists {
+		undo(ctx, l.reps, l.name, seq+1, o)
+		err := fmt.Errorf("lock %s: %w: taken over by another holder (generation %d exists in %s)", l.name, ErrLost, seq+1, strings.Join(o.existIn, ", "))
+		l.lose(err)
+		return err
+	}
+	if o.n < majority(len(l.reps)) {
+		if undoShort {
+			undo(ctx, l.reps, l.name, seq+1, o)
+		}
+		return o.quorumErr(l.name, seq+1, len(l.reps))
+	}
 	return nil
 }
 
 // Release stops the renewals and frees the lock (the newest generation
 // becomes a released record). It returns an error wrapping ErrLost when
-// the lock had been lost; when the release record cannot be written, the
-// lock stays taken until its lease expires. Later calls return the first
-// call's result.
+// the lock had been lost; when a majority of the regions does not accept
+// the release record, the lock may stay taken until its lease expires.
+// Later calls return the first call's result.
 func (l *Lock) Release(ctx context.Context) error {
 	l.releaseOnce.Do(func() { l.releaseErr = l.release(ctx) })
 	return l.releaseErr
@@ -444,20 +405,17 @@ func (l *Lock) release(ctx context.Context) error {
 	info.Released = true
 	info.Renewed = l.clock.Now()
 	info.Expires = info.Renewed
-	err := put(ctx, l.st, l.name, seq+1, &info)
-	if errors.Is(err, storage.ErrExist) {
-		err = fmt.Errorf("lock %s: %w: taken over by another holder", l.name, ErrLost)
-		l.lose(err)
-		return err
-	}
-	if err != nil {
+	// A release record that only some regions accepted is left there: it
+	// frees nothing but this lease, whose holder has stopped.
+	if err := l.next(ctx, seq, &info, false); err != nil {
+		if errors.Is(err, ErrLost) {
+			return err
+		}
 		return fmt.Errorf("lock %s: release: %w", l.name, err)
 	}
 	l.mu.Lock()
 	l.seq = seq + 1
 	l.mu.Unlock()
-	if seqs, err := generations(ctx, l.st, l.name); err == nil {
-		l.deleteOlder(ctx, seqs)
-	}
+	deleteBelow(ctx, l.reps, l.name, seq+1, nil)
 	return nil
 }

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"lifeboat/internal/fakeclock"
+	"io"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"lifeboat/internal/fakeclock"
 	"lifeboat/storage"
 	"lifeboat/storage/fault"
 	"lifeboat/storage/local"
@@ -330,4 +331,37 @@ func FuzzDecodeInfo(f *testing.F) {
 			t.Fatalf("re-decoding: %v", err)
 		}
 	})
+}
+
+// retryOnce retries a Put once after a transient error, without looking
+// at what the first attempt did (as a plain retry layer would).
+type retryOnce struct{ storage.Storage }
+
+func (r retryOnce) Put(ctx context.Context, name string, body io.ReadSeeker, size int64, opt storage.PutOptions) error {
+	err := r.Storage.Put(ctx, name, body, size, opt)
+	if storage.IsTransient(err) {
+		if _, serr := body.Seek(0, io.SeekStart); serr != nil {
+			return serr
+		}
+		err = r.Storage.Put(ctx, name, body, size, opt)
+	}
+	return err
+}
+
+// A create whose answer was lost and that a retry then finds existing is
+// the lock's own: it counts as created.
+func TestLostAnswerToOwnCreate(t *testing.T) {
+	ctx := context.Background()
+	f := fault.New(mem.New())
+	f.FailAfter(fault.OpPut, fault.Prefix(Prefix), storage.MarkTransient(fault.ErrInjected), 1)
+	l, err := Acquire(ctx, retryOnce{f}, "repository", holder(1), lease, fakeclock.New(t0))
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	if l.seq != 1 {
+		t.Fatalf("generation %d, want 1", l.seq)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -158,20 +158,3 @@ func removeAllAt(dfd int, name string, depth int) error {
 	}
 	return unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR)
 }
-
-// readDirNames lists a directory descriptor's entries.
-func readDirNames(fd int) ([]string, error) {
-	var names []string
-	buf := make([]byte, 32<<10)
-	for i := 0; i < 1<<20; i++ {
-		n, err := unix.Getdents(fd, buf)
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			return names, nil
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
-	}
-	return nil, errors.New("directory listing did not end")
-}

@@ -4,12 +4,30 @@
 // are grouped by pack, each pack is read once (one ranged read covering the
 // needed blobs), and every blob is decrypted, decompressed and checked
 // against its keyed ID before it is written, with pwrite, into the temporary
-// file of every file that contains it. A file is renamed to its real name
-// only after all of its blobs were written and verified and its whole-file
-// hash matches the snapshot; a file that fails is removed and reported by
-// name, never left under its real name.
+// file of every file that contains it. A file gets its real name only after
+// all of its blobs were written and verified and its whole-file hash
+// matches the snapshot; a file that fails is removed and reported by name,
+// never left under its real name.
+//
+// Temporary files cannot be confused with anything in the target: on Linux
+// they are unnamed (O_TMPFILE) and linked under their real name by their
+// descriptor once verified; elsewhere, and to replace an existing file
+// atomically, they get a random name created with O_EXCL in this run, and
+// are renamed or removed only after checking that the name still holds the
+// file restore created. An entry restore did not create is never removed to
+// make room for a temporary file.
+//
+// Restore replaces only what the snapshot says: an existing entry of the
+// same type is kept or replaced as the Overwrite mode says, one of another
+// type (a directory where the snapshot has a file, …) is a conflict,
+// reported and left alone (ErrConflict). Options.Delete makes the target
+// identical to the snapshot instead: it removes such entries, and the
+// entries of restored directories the snapshot does not have, within the
+// selection, reporting each.
 //
 // Names come from the repository and are untrusted: every file operation
-// goes through an os.Root for the target, so no entry can escape the target
-// or write through a symlink, and tree names are validated again here.
+// goes through descriptors of the target's directories (opened one
+// component at a time, never through a symlink), so no entry can escape
+// the target or write through a symlink, and tree names are validated again
+// here.
 package restore

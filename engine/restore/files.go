@@ -22,7 +22,12 @@ type fileState struct {
 	rel      string
 	snapPath string
 	node     *format.Node
+	// tmp is the temporary file's name while it has one (always on
+	// systems without unnamed files; else only briefly, to replace an
+	// existing file); dev and ino identify the temporary file while it has
+	// a name and, for a hard-link group, the restored file.
 	tmp      string
+	dev, ino uint64
 
 	remaining atomic.Int64
 	done      atomic.Bool // restored and renamed into place
@@ -72,7 +77,6 @@ func (rs *restorer) flushBatch() error {
 			rs.fail(f.snapPath, fmt.Errorf("%w: content list does not match the file hash", ErrVerify))
 			continue
 		}
-		f.tmp = fmt.Sprintf(".%s.lifeboat-%x.tmp", truncName(f.name), n.Hash[:6])
 		var off int64
 		var missing error
 		for _, id := range n.Content {
@@ -169,13 +173,6 @@ func (rs *restorer) startWorkers() {
 func (rs *restorer) stopWorkers() {
 	close(rs.jobs)
 	rs.wg.Wait()
-}
-
-func truncName(n string) string {
-	if len(n) > 200 {
-		return n[:200]
-	}
-	return n
 }
 
 func dropFile(ts []target, f *fileState) []target {
@@ -312,7 +309,10 @@ func pwriteAll(fd int, data []byte, off int64) error {
 }
 
 // open creates the temporary file and keeps it open until finish (f.mu
-// held). The file's directory descriptor stays pinned meanwhile.
+// held). The file's directory descriptor stays pinned meanwhile. The file
+// is unnamed where the file system allows (it gets its real name only once
+// verified, and a crash leaves nothing behind); else it gets a fresh
+// random name that no other entry has.
 func (rs *restorer) open(f *fileState) error {
 	if f.fd >= 0 {
 		return nil
@@ -325,18 +325,35 @@ func (rs *restorer) open(f *fileState) error {
 	// Created with its final permission bits (umask permitting), so that
 	// usually no chmod is needed; the descriptor stays writable whatever
 	// the mode.
-	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	mode := f.node.Mode & 0o777
-	fd, err := unix.Openat(dfd, f.tmp, flags, mode)
-	if errors.Is(err, unix.EEXIST) { // left by an interrupted restore
-		if err = removeAllAt(dfd, f.tmp, 0); err == nil {
-			fd, err = unix.Openat(dfd, f.tmp, flags, mode)
+	if rs.unnamed != linkNone && !f.dir.named.Load() {
+		fd, err := openUnnamed(dfd, mode)
+		if err == nil {
+			f.fd = fd
+			return nil
 		}
+		if !unnamedUnsupported(err) {
+			return fmt.Errorf("create temporary file: %w", err)
+		}
+		f.dir.named.Store(true) // a file system without unnamed files
 	}
+	fd := -1
+	name, err := rs.newName(func(name string) error {
+		var err error
+		fd, err = unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}
-	f.fd = fd
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		_ = unix.Unlinkat(dfd, name, 0) // created a moment ago
+		return fmt.Errorf("create temporary file: %w", err)
+	}
+	f.fd, f.tmp = fd, name
+	f.dev, f.ino = fileID(&st)
 	return nil
 }
 
@@ -365,14 +382,15 @@ func (rs *restorer) finish(f *fileState) {
 		f.fd = -1
 	}
 	if f.pinned {
-		if err != nil {
-			_ = rs.dirFDs.at(f.dir, func(dfd int) error { return unix.Unlinkat(dfd, f.tmp, 0) })
+		if f.tmp != "" { // not renamed into place: remove it if still ours
+			_ = rs.dirFDs.at(f.dir, func(dfd int) error { return unlinkOurs(dfd, f.tmp, f.dev, f.ino) })
+			f.tmp = ""
 		}
 		rs.dirFDs.release(f.dir)
 		f.pinned = false
 	}
 	if err != nil {
-		rs.fail(f.snapPath, err)
+		rs.report(f.snapPath, err)
 		return
 	}
 	f.done.Store(true)
@@ -403,54 +421,139 @@ func (rs *restorer) complete(f *fileState) error {
 			return fmt.Errorf("chmod: %w", err)
 		}
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(n.MTime.UnixNano()), unix.NsecToTimespec(n.MTime.UnixNano())}
-	if err := futimens(f.fd, ts); err != nil {
-		return fmt.Errorf("set times: %w", err)
-	}
 	dfd, err := rs.dirFDs.acquire(f.dir)
 	if err != nil {
 		return err
 	}
 	defer rs.dirFDs.release(f.dir)
-	err = unix.Renameat(dfd, f.tmp, dfd, f.name)
-	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
-		// A directory is in the way of the file.
-		if err = removeAllAt(dfd, f.name, 0); err == nil {
-			err = unix.Renameat(dfd, f.tmp, dfd, f.name)
+	ts := []unix.Timespec{unix.NsecToTimespec(n.MTime.UnixNano()), unix.NsecToTimespec(n.MTime.UnixNano())}
+	if err := futimens(f.fd, dfd, f.tmp, ts); err != nil {
+		return fmt.Errorf("set times: %w", err)
+	}
+	return rs.place(dfd, f)
+}
+
+// place gives the verified temporary file f its real name in dfd (f.mu
+// held, f.fd open). An existing regular file is replaced atomically
+// (OverwriteNever keeps it); an entry of another type is a conflict, or
+// with Options.Delete removed first. Only the file restore wrote and
+// verified is ever renamed: an unnamed file is linked by its descriptor, a
+// named one renamed after checking it still is the file created.
+func (rs *restorer) place(dfd int, f *fileState) error {
+	for range 3 {
+		err := rs.linkNew(dfd, f)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("rename into place: %w", err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(dfd, f.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // gone meanwhile
+			}
+			return fmt.Errorf("rename into place: %w", err)
+		}
+		if hasType(&st, format.TypeFile) {
+			if rs.opts.Overwrite == OverwriteNever {
+				return errKept
+			}
+			return rs.replace(dfd, f)
+		}
+		if !rs.opts.Delete {
+			return conflict(&st, format.TypeFile)
+		}
+		if err := rs.removeInWay(dfd, f.name, f.snapPath, &st); err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("rename into place: %w", err)
+	return fmt.Errorf("rename into place: %s keeps being recreated", f.name)
+}
+
+// linkNew gives f its real name, failing with EEXIST when it is taken.
+func (rs *restorer) linkNew(dfd int, f *fileState) error {
+	if f.tmp != "" {
+		if err := checkOurs(dfd, f.tmp, f.dev, f.ino); err != nil {
+			return err
+		}
+		if err := renameNoReplace(dfd, f.tmp, f.name); err != nil {
+			return err
+		}
+		f.tmp = ""
+		return nil
 	}
+	if err := linkUnnamed(rs.unnamed, f.fd, dfd, f.name); err != nil {
+		return err
+	}
+	if f.node.Links > 1 { // its links are made to this file
+		var st unix.Stat_t
+		if err := unix.Fstat(f.fd, &st); err != nil {
+			return fmt.Errorf("stat: %w", err)
+		}
+		f.dev, f.ino = fileID(&st)
+	}
+	return nil
+}
+
+// replace renames f over the existing file of its name: an unnamed f first
+// gets a temporary name of its own.
+func (rs *restorer) replace(dfd int, f *fileState) error {
+	if f.tmp == "" {
+		var st unix.Stat_t
+		if err := unix.Fstat(f.fd, &st); err != nil {
+			return fmt.Errorf("replace: stat: %w", err)
+		}
+		f.dev, f.ino = fileID(&st)
+		tmp, err := rs.newName(func(name string) error { return linkUnnamed(rs.unnamed, f.fd, dfd, name) })
+		if err != nil {
+			return fmt.Errorf("replace: %w", err)
+		}
+		f.tmp = tmp
+	}
+	if err := renameOurs(dfd, f.tmp, f.name, f.dev, f.ino); err != nil {
+		return fmt.Errorf("replace: %w", err)
+	}
+	f.tmp = ""
 	return nil
 }
 
 // dropExisting removes from files those that must not be restored: every
 // existing one for OverwriteNever, and for OverwriteIfChanged those whose
 // content already matches (checked by re-hashing at the blob boundaries).
+// An entry of another type in the way is a conflict (unless Options.Delete,
+// which leaves it for place to remove).
 func (rs *restorer) dropExisting(files []*fileState) []*fileState {
-	keep := make([]bool, len(files))
+	outcome := make([]error, len(files)) // nil: restore it
+	ids := make([][2]uint64, len(files))
 	_ = runIndexed(rs.ctx, rs.opts.Workers, len(files), func(i int) {
 		f := files[i]
-		keep[i] = true
 		_ = rs.dirFDs.at(f.dir, func(dfd int) error {
 			var st unix.Stat_t
 			if unix.Fstatat(dfd, f.name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
 				return nil
 			}
-			if rs.opts.Overwrite == OverwriteNever || (statMatches(&st, f.node) && rs.sameContent(dfd, f)) {
-				keep[i] = false
-				rs.skipped.Add(1)
-				rs.opts.Progress.FilesSkipped.Add(1)
+			switch {
+			case !hasType(&st, format.TypeFile):
+				if !rs.opts.Delete {
+					outcome[i] = conflict(&st, format.TypeFile)
+				}
+			case rs.opts.Overwrite == OverwriteNever || (statMatches(&st, f.node) && rs.sameContent(dfd, f)):
+				outcome[i] = errKept
+				ids[i][0], ids[i][1] = fileID(&st)
 			}
 			return nil
 		})
 	})
 	out := files[:0]
 	for i, f := range files {
-		if keep[i] {
+		if outcome[i] == nil {
 			out = append(out, f)
-		} else if l, ok := rs.links[linkKey{f.node.DeviceID, f.node.Inode}]; ok && l.file == f {
+			continue
+		}
+		rs.report(f.snapPath, outcome[i])
+		if l, ok := rs.links[linkKey{f.node.DeviceID, f.node.Inode}]; ok && l.file == f && errors.Is(outcome[i], errKept) {
+			f.dev, f.ino = ids[i][0], ids[i][1]
 			f.done.Store(true) // existing and correct: later links may point to it
 		}
 	}

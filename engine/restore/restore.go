@@ -2,11 +2,14 @@ package restore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -18,7 +21,10 @@ import (
 	"lifeboat/engine/repo"
 )
 
-// Overwrite says what to do with files that already exist in the target.
+// Overwrite says what to do with files that already exist in the target
+// under the name of a snapshot entry of the same type. An entry of another
+// type is a conflict whatever the mode (see ErrConflict and
+// Options.Delete).
 type Overwrite int
 
 // Overwrite modes.
@@ -66,8 +72,20 @@ type Options struct {
 	Owner *bool
 	// Progress receives counters (may be nil).
 	Progress *Progress
-	// OnError is called for every entry that could not be restored.
+	// Delete makes the target identical to the snapshot: an entry of
+	// another type in the way of a snapshot entry is removed instead of
+	// being a conflict, and so is every entry of a restored directory that
+	// the snapshot does not have, unless Exclude matches it or Include
+	// does not.
+	Delete bool
+	// OnDelete is called for every entry Delete removed (with all it
+	// contained), with its snapshot path and whether it was a directory.
+	OnDelete func(path string, dir bool)
+	// OnError is called for every entry that could not be restored,
+	// conflicts (ErrConflict) included.
 	OnError func(path string, err error)
+	// Rand is the source of temporary names (default crypto/rand).
+	Rand io.Reader
 	// BatchFiles bounds the files planned at once (0: from the open-file
 	// limit, at most 4096).
 	BatchFiles int
@@ -82,9 +100,13 @@ type Progress struct {
 	Errors       atomic.Int64
 }
 
-// Result summarises a restore.
+// Result summarises a restore. Skipped counts the entries kept as they
+// were in the target, Conflicts among them (also counted in Skipped) those
+// not restored because an entry of another type is in the way; Deleted
+// counts the entries Options.Delete removed.
 type Result struct {
 	Files, Skipped, Dirs, Links, Errors int64
+	Conflicts, Deleted                  int64
 	Bytes                               int64
 }
 
@@ -123,10 +145,17 @@ func Run(ctx context.Context, r *repo.Repository, snap *format.Snapshot, opts Op
 	}
 	defer dirs.close()
 	rs := &restorer{r: r, opts: opts, dirFDs: dirs, owner: owner, ctx: ctx, links: map[linkKey]linkTarget{},
-		euid: os.Geteuid(), egid: os.Getegid(), umask: currentUmask()}
+		euid: os.Geteuid(), egid: os.Getegid(), umask: currentUmask(), rand: opts.Rand}
+	if rs.rand == nil {
+		rs.rand = rand.Reader
+	}
+	if !namedOnly.Load() {
+		rs.unnamed = rs.probeUnnamed(dirs.rootFD)
+	}
 	top := &dirEntry{rel: ".", created: true}
+	rootTake, _ := rs.selected("/", true)
 	rs.startWorkers()
-	err = rs.walk(ctx, snap.Tree, top, "/")
+	err = rs.walk(ctx, snap.Tree, top, "/", rootTake)
 	if err == nil {
 		err = rs.flushBatch()
 	}
@@ -135,8 +164,39 @@ func Run(ctx context.Context, r *repo.Repository, snap *format.Snapshot, opts Op
 		return rs.result(), err
 	}
 	rs.finishLinks()
+	if opts.Delete && ctx.Err() == nil {
+		rs.deleteExtra()
+	}
 	rs.finishDirs()
 	return rs.result(), ctx.Err()
+}
+
+// namedOnly makes every temporary file a named one, as on systems without
+// unnamed files (set by tests).
+var namedOnly atomic.Bool
+
+// probeUnnamed finds how an unnamed file gets a name in directory dfd by
+// linking one under a temporary name, removed at once; linkNone when
+// unnamed files cannot be used.
+func (rs *restorer) probeUnnamed(dfd int) linkMethod {
+	fd, err := openUnnamed(dfd, 0o600)
+	if err != nil {
+		return linkNone
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return linkNone
+	}
+	dev, ino := fileID(&st)
+	for _, m := range linkMethods {
+		name, err := rs.newName(func(name string) error { return linkUnnamed(m, fd, dfd, name) })
+		if err == nil {
+			_ = unlinkOurs(dfd, name, dev, ino)
+			return m
+		}
+	}
+	return linkNone
 }
 
 type restorer struct {
@@ -155,8 +215,23 @@ type restorer struct {
 
 	euid, egid int
 	umask      uint32
+	unnamed    linkMethod // how verified unnamed files get their name
+
+	randMu sync.Mutex
+	rand   io.Reader
+
+	sweeps []sweepDir // restored directories, for Options.Delete
 
 	files, skipped, dirCount, linkCount, errCount, bytes atomic.Int64
+	conflicts, deleted                                   atomic.Int64
+}
+
+// sweepDir is a restored directory whose entries that the snapshot does
+// not have are deleted at the end (Options.Delete).
+type sweepDir struct {
+	dir      *dirEntry
+	snapPath string
+	names    []string // the snapshot's names in it, sorted
 }
 
 // currentUmask reads the process umask (setting it back at once).
@@ -183,14 +258,62 @@ type pendingLink struct {
 
 func (rs *restorer) result() *Result {
 	return &Result{Files: rs.files.Load(), Skipped: rs.skipped.Load(), Dirs: rs.dirCount.Load(),
-		Links: rs.linkCount.Load(), Errors: rs.errCount.Load(), Bytes: rs.bytes.Load()}
+		Links: rs.linkCount.Load(), Errors: rs.errCount.Load(), Bytes: rs.bytes.Load(),
+		Conflicts: rs.conflicts.Load(), Deleted: rs.deleted.Load()}
 }
 
-func (rs *restorer) fail(rel string, err error) {
+func (rs *restorer) fail(p string, err error) {
 	rs.errCount.Add(1)
 	rs.opts.Progress.Errors.Add(1)
 	if rs.opts.OnError != nil {
-		rs.opts.OnError(rel, err)
+		rs.opts.OnError(p, err)
+	}
+}
+
+// Outcomes that are not errors of the entry: errKept, an existing entry
+// kept (OverwriteNever); errReported, an outcome already reported where it
+// happened (a directory in conflict, for the entries below it).
+var (
+	errKept     = errors.New("existing entry kept")
+	errReported = errors.New("already reported")
+)
+
+// report accounts for the outcome err of the entry at snapshot path p.
+func (rs *restorer) report(p string, err error) {
+	switch {
+	case err == nil, errors.Is(err, errReported):
+	case errors.Is(err, errKept):
+		rs.skip()
+	case errors.Is(err, ErrConflict):
+		rs.conflicts.Add(1)
+		rs.skip()
+		if rs.opts.OnError != nil {
+			rs.opts.OnError(p, err)
+		}
+	default:
+		rs.fail(p, err)
+	}
+}
+
+func (rs *restorer) skip() {
+	rs.skipped.Add(1)
+	rs.opts.Progress.FilesSkipped.Add(1)
+}
+
+// removeInWay removes (Options.Delete) the entry st named name in dfd, at
+// snapshot path p, that is in the way of a snapshot entry of another type.
+func (rs *restorer) removeInWay(dfd int, name, p string, st *unix.Stat_t) error {
+	if err := removeAllAt(dfd, name, 0); err != nil {
+		return fmt.Errorf("remove the %s in the way: %w", modeKind(uint32(st.Mode)), err)
+	}
+	rs.noteDeleted(p, uint32(st.Mode)&unix.S_IFMT == unix.S_IFDIR)
+	return nil
+}
+
+func (rs *restorer) noteDeleted(p string, dir bool) {
+	rs.deleted.Add(1)
+	if rs.opts.OnDelete != nil {
+		rs.opts.OnDelete(p, dir)
 	}
 }
 
@@ -203,6 +326,7 @@ type dirEntry struct {
 	parent  *dirEntry
 	created bool
 	failed  error
+	named   atomic.Bool // its file system has no unnamed files
 }
 
 // ensure creates d (and its parents) in the target. Only the walker calls
@@ -227,17 +351,23 @@ func (rs *restorer) ensure(d *dirEntry) error {
 		if err := unix.Fstatat(pfd, d.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if hasType(&st, format.TypeDir) {
 			return nil
 		}
-		if rs.opts.Overwrite == OverwriteNever {
-			return errors.New("a non-directory is in the way")
+		if !rs.opts.Delete {
+			return conflict(&st, format.TypeDir)
 		}
-		if err := removeAllAt(pfd, d.name, 0); err != nil {
+		if err := rs.removeInWay(pfd, d.name, "/"+d.rel, &st); err != nil {
 			return err
 		}
 		return unix.Mkdirat(pfd, d.name, 0o700)
 	})
+	if errors.Is(err, ErrConflict) {
+		// Reported once, here; what is below is skipped with it.
+		rs.report("/"+d.rel, err)
+		d.failed = fmt.Errorf("directory %s: %w", d.rel, errReported)
+		return d.failed
+	}
 	if err != nil {
 		d.failed = fmt.Errorf("create directory: %w", err)
 		return d.failed
@@ -257,8 +387,9 @@ func (rs *restorer) selected(p string, isDir bool) (take, descend bool) {
 	return false, isDir // not included itself; something below may be
 }
 
-// walk restores the tree id into dir. snapPath is the snapshot path of dir.
-func (rs *restorer) walk(ctx context.Context, id format.ID, dir *dirEntry, snapPath string) error {
+// walk restores the tree id into dir. snapPath is the snapshot path of dir;
+// take says whether dir itself is restored (not only entries below it).
+func (rs *restorer) walk(ctx context.Context, id format.ID, dir *dirEntry, snapPath string, take bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -285,13 +416,13 @@ func (rs *restorer) walk(ctx context.Context, id format.ID, dir *dirEntry, snapP
 			sub := &dirEntry{name: n.Name, rel: rel, node: n, parent: dir}
 			if take {
 				if err := rs.ensure(sub); err != nil {
-					rs.fail(sp, err)
+					rs.report(sp, err)
 					continue
 				}
 				rs.dirCount.Add(1)
 				rs.opts.Progress.DirsDone.Add(1)
 			}
-			if err := rs.walk(ctx, *n.Subtree, sub, sp); err != nil {
+			if err := rs.walk(ctx, *n.Subtree, sub, sp, take); err != nil {
 				return err
 			}
 			if !take && sub.created { // created for an included descendant
@@ -302,7 +433,7 @@ func (rs *restorer) walk(ctx context.Context, id format.ID, dir *dirEntry, snapP
 				continue
 			}
 			if err := rs.ensure(dir); err != nil {
-				rs.fail(sp, err)
+				rs.report(sp, err)
 				continue
 			}
 			f := &fileState{dir: dir, name: n.Name, rel: rel, snapPath: sp, node: n, fd: -1}
@@ -325,27 +456,93 @@ func (rs *restorer) walk(ctx context.Context, id format.ID, dir *dirEntry, snapP
 				continue
 			}
 			if err := rs.ensure(dir); err != nil {
-				rs.fail(sp, err)
+				rs.report(sp, err)
 				continue
 			}
-			if err := rs.dirFDs.at(dir, func(dfd int) error { return rs.special(dfd, n) }); err != nil {
-				rs.fail(sp, err)
-			}
+			rs.report(sp, rs.dirFDs.at(dir, func(dfd int) error { return rs.special(dfd, n, sp) }))
 		}
+	}
+	if take && rs.opts.Delete {
+		names := make([]string, len(t.Nodes))
+		for i := range t.Nodes {
+			names[i] = t.Nodes[i].Name
+		}
+		slices.Sort(names)
+		rs.sweeps = append(rs.sweeps, sweepDir{dir: dir, snapPath: snapPath, names: names})
 	}
 	return nil
 }
 
-// special creates a symlink, device, FIFO or socket node in dfd.
-func (rs *restorer) special(dfd int, n *format.Node) error {
+// deleteExtra removes (Options.Delete) the entries of restored directories
+// that the snapshot does not have, except those Exclude matches or Include
+// does not: selection protects what it leaves out. It runs when every file
+// is in place, so no temporary file is in flight.
+func (rs *restorer) deleteExtra() {
+	for _, s := range rs.sweeps {
+		if rs.ctx.Err() != nil {
+			return
+		}
+		err := rs.dirFDs.at(s.dir, func(dfd int) error {
+			fd, err := unix.Openat(dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			names, err := readDirNames(fd)
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
+			for _, name := range names {
+				if _, ok := slices.BinarySearch(s.names, name); ok {
+					continue
+				}
+				p := path.Join(s.snapPath, name)
+				if take, _ := rs.selected(p, false); !take {
+					continue
+				}
+				var st unix.Stat_t
+				if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+					if !errors.Is(err, unix.ENOENT) {
+						rs.fail(p, fmt.Errorf("delete: %w", err))
+					}
+					continue
+				}
+				if err := removeAllAt(dfd, name, 0); err != nil {
+					rs.fail(p, fmt.Errorf("delete: %w", err))
+					continue
+				}
+				rs.noteDeleted(p, hasType(&st, format.TypeDir))
+			}
+			return nil
+		})
+		if err != nil {
+			rs.fail(s.snapPath, fmt.Errorf("delete entries not in the snapshot: %w", err))
+		}
+	}
+}
+
+// special creates a symlink, device, FIFO or socket node in dfd (sp is its
+// snapshot path). An existing entry of the same type is replaced as the
+// overwrite mode says; one of another type is a conflict.
+func (rs *restorer) special(dfd int, n *format.Node, sp string) error {
 	var st unix.Stat_t
 	if err := unix.Fstatat(dfd, n.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
-		if rs.opts.Overwrite == OverwriteNever || (rs.opts.Overwrite == OverwriteIfChanged && sameSpecial(dfd, &st, n)) {
-			rs.skipped.Add(1)
+		switch {
+		case !hasType(&st, n.Type):
+			if !rs.opts.Delete {
+				return conflict(&st, n.Type)
+			}
+			if err := rs.removeInWay(dfd, n.Name, sp, &st); err != nil {
+				return err
+			}
+		case n.Type == format.TypeSocket:
 			return nil
-		}
-		if err := removeAllAt(dfd, n.Name, 0); err != nil {
-			return fmt.Errorf("replace: %w", err)
+		case rs.opts.Overwrite == OverwriteNever || (rs.opts.Overwrite == OverwriteIfChanged && sameSpecial(dfd, &st, n)):
+			return errKept
+		default:
+			if err := unix.Unlinkat(dfd, n.Name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("replace: %w", err)
+			}
 		}
 	}
 	switch n.Type {
@@ -354,7 +551,7 @@ func (rs *restorer) special(dfd int, n *format.Node) error {
 			return fmt.Errorf("symlink: %w", err)
 		}
 	case format.TypeFIFO:
-		if err := unix.Mknodat(dfd, n.Name, unix.S_IFIFO|n.Mode&0o777, 0); err != nil {
+		if err := mknodat(dfd, n.Name, unix.S_IFIFO|n.Mode&0o777, 0); err != nil {
 			return fmt.Errorf("mkfifo: %w", err)
 		}
 	case format.TypeDev, format.TypeCharDev:
@@ -365,7 +562,7 @@ func (rs *restorer) special(dfd int, n *format.Node) error {
 		if n.Type == format.TypeCharDev {
 			mode = unix.S_IFCHR
 		}
-		if err := unix.Mknodat(dfd, n.Name, mode|n.Mode&0o777, int(n.Rdev)); err != nil {
+		if err := mknodat(dfd, n.Name, mode|n.Mode&0o777, int(n.Rdev)); err != nil {
 			return fmt.Errorf("mknod: %w", err)
 		}
 	case format.TypeSocket:
@@ -413,7 +610,7 @@ func sameSpecial(dfd int, st *unix.Stat_t, n *format.Node) bool {
 		k, err := unix.Readlinkat(dfd, n.Name, buf)
 		return err == nil && string(buf[:k]) == n.LinkTarget
 	case format.TypeFIFO:
-		return st.Mode&unix.S_IFMT == unix.S_IFIFO && st.Mode&0o777 == n.Mode&0o777
+		return hasType(st, format.TypeFIFO) && uint32(st.Mode)&0o777 == n.Mode&0o777
 	}
 	return false
 }
@@ -422,33 +619,68 @@ func sameSpecial(dfd int, st *unix.Stat_t, n *format.Node) bool {
 func (rs *restorer) finishLinks() {
 	for _, l := range rs.pendLinks {
 		first := rs.links[l.key]
+		sp := "/" + l.rel
 		if !first.file.done.Load() {
-			rs.fail(l.rel, fmt.Errorf("hard link: its first name %s was not restored", first.file.rel))
+			rs.fail(sp, fmt.Errorf("hard link: its first name /%s was not restored", first.file.rel))
 			continue
 		}
-		err := rs.dirFDs.at(first.dir, func(ffd int) error {
-			return rs.dirFDs.at(l.dir, func(dfd int) error {
-				var st unix.Stat_t
-				if err := unix.Fstatat(dfd, l.name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
-					if rs.opts.Overwrite == OverwriteNever {
-						rs.skipped.Add(1)
-						return nil
-					}
-					if err := removeAllAt(dfd, l.name, 0); err != nil {
-						return err
-					}
-				}
-				if err := unix.Linkat(ffd, first.name, dfd, l.name, 0); err != nil {
-					return fmt.Errorf("hard link to %s: %w", first.file.rel, err)
-				}
-				rs.linkCount.Add(1)
-				return nil
-			})
-		})
-		if err != nil {
-			rs.fail(l.rel, err)
+		rs.report(sp, rs.dirFDs.at(first.dir, func(ffd int) error {
+			return rs.dirFDs.at(l.dir, func(dfd int) error { return rs.hardLink(ffd, first, dfd, l, sp) })
+		}))
+	}
+}
+
+// hardLink links l to the restored file first: an existing file under its
+// name is replaced atomically (unless OverwriteNever), an entry of another
+// type is a conflict.
+func (rs *restorer) hardLink(ffd int, first linkTarget, dfd int, l pendingLink, sp string) error {
+	var fst unix.Stat_t
+	if err := unix.Fstatat(ffd, first.name, &fst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("hard link to /%s: %w", first.file.rel, err)
+	}
+	dev, ino := fileID(&fst)
+	if f := first.file; f.ino != 0 && (dev != f.dev || ino != f.ino) {
+		return fmt.Errorf("hard link: /%s no longer is the restored file", f.rel)
+	}
+	for range 3 {
+		err := unix.Linkat(ffd, first.name, dfd, l.name, 0)
+		if err == nil {
+			rs.linkCount.Add(1)
+			return nil
+		}
+		if !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("hard link to /%s: %w", first.file.rel, err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(dfd, l.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return fmt.Errorf("hard link: %w", err)
+		}
+		if hasType(&st, format.TypeFile) {
+			if d, i := fileID(&st); (d == dev && i == ino) || rs.opts.Overwrite == OverwriteNever {
+				return errKept // already this link, or kept
+			}
+			tmp, err := rs.newName(func(name string) error { return unix.Linkat(ffd, first.name, dfd, name, 0) })
+			if err != nil {
+				return fmt.Errorf("hard link: %w", err)
+			}
+			if err := renameOurs(dfd, tmp, l.name, dev, ino); err != nil {
+				_ = unlinkOurs(dfd, tmp, dev, ino)
+				return fmt.Errorf("hard link: replace: %w", err)
+			}
+			rs.linkCount.Add(1)
+			return nil
+		}
+		if !rs.opts.Delete {
+			return conflict(&st, format.TypeFile)
+		}
+		if err := rs.removeInWay(dfd, l.name, sp, &st); err != nil {
+			return err
 		}
 	}
+	return fmt.Errorf("hard link: %s keeps being recreated", l.name)
 }
 
 // finishDirs sets directory metadata, deepest first, since restoring
@@ -461,7 +693,7 @@ func (rs *restorer) finishDirs() {
 		}
 		err := rs.dirFDs.at(d.parent, func(pfd int) error { return rs.setMeta(pfd, d.name, d.node, true) })
 		if err != nil {
-			rs.fail(d.rel, err)
+			rs.fail("/"+d.rel, err)
 		}
 	}
 }
@@ -475,6 +707,5 @@ func depth(d *dirEntry) int {
 }
 
 func statMatches(st *unix.Stat_t, n *format.Node) bool {
-	return st.Mode&unix.S_IFMT == unix.S_IFREG && uint64(st.Size) == n.Size &&
-		time.Unix(st.Mtim.Sec, st.Mtim.Nsec).Equal(n.MTime)
+	return hasType(st, format.TypeFile) && uint64(st.Size) == n.Size && statMTime(st).Equal(n.MTime)
 }

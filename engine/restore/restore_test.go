@@ -90,7 +90,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	// No temporary files left behind.
 	filepath.Walk(target, func(p string, fi os.FileInfo, err error) error {
-		if strings.Contains(filepath.Base(p), ".lifeboat-") {
+		if strings.HasPrefix(filepath.Base(p), restore.TempPrefix) {
 			t.Errorf("temporary file left: %s", p)
 		}
 		return nil
@@ -220,7 +220,8 @@ func treePack(r *repo.Repository, name string) bool {
 }
 
 // A target that already holds a symlink where the snapshot has a directory
-// must not be written through.
+// must not be written through: the symlink is a conflict, kept, and
+// replaced by a real directory only with Delete.
 func TestNoWriteThroughSymlink(t *testing.T) {
 	r, src, snap := backupTree(t, mem.New())
 	target := t.TempDir()
@@ -232,9 +233,21 @@ func TestNoWriteThroughSymlink(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(parent, "d0")); err != nil {
 		t.Fatal(err)
 	}
-	restoreTo(t, r, snap, restore.Options{Target: target})
-	entries, _ := os.ReadDir(outside)
-	if len(entries) != 0 {
+	res, log := restoreTo(t, r, snap, restore.Options{Target: target})
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Fatalf("restore wrote through a symlink into %s: %v", outside, entries)
+	}
+	if err := log.errs[filepath.Join(src, "d0")]; !errors.Is(err, restore.ErrConflict) || res.Conflicts != 1 {
+		t.Fatalf("conflicts %d, error for d0: %v; want one ErrConflict", res.Conflicts, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(parent, "d0")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlink in the way should be kept: %v %v", fi, err)
+	}
+	res, log = restoreTo(t, r, snap, restore.Options{Target: target, Delete: true})
+	if len(log.errs) > 0 || res.Deleted != 1 {
+		t.Fatalf("with Delete: errors %v, %d deleted, want none and 1", log.errs, res.Deleted)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 		t.Fatalf("restore wrote through a symlink into %s: %v", outside, entries)
 	}
 	if fi, err := os.Lstat(filepath.Join(parent, "d0")); err != nil || !fi.IsDir() {

@@ -17,4 +17,15 @@
 // storage and closes it when the subtest ends (so a newStorage that also
 // registers a Close needs an idempotent Close). RunWithOptions lowers the
 // number of objects the List subtest stores, for slow backends.
+//
+// RunLagging is the lagging-region variant, for replicated storages (a
+// region set of three regions, write quorum two): each region is wrapped
+// in a Region the suite takes down and brings back, so that it misses
+// writes and then lags. It checks what a set guarantees then for objects
+// written once: they read back whole whatever region is preferred; a
+// conditional create of a name the lagging region misses fails with
+// ErrExist and leaves no copy of its own anywhere; concurrent conditional
+// creates have exactly one winner; a conditional create that failed for
+// want of regions leaves nothing behind. It does not check List, which a
+// set may serve from the lagging region alone.
 package storagetest
