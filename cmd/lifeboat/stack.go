@@ -28,11 +28,12 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 		}
 	}
 	// With other regions to fail over to, a region's transient errors are
-	// retried once, not waited out: the set serves the object elsewhere
-	// and repairs the region later.
+	// retried once, not waited out, and a timeout not at all: the set
+	// serves the object elsewhere and repairs the region later.
 	retryOpts := retry.Options{}
 	if len(cfg.Regions) > 1 {
 		retryOpts.Attempts = 2
+		retryOpts.NoRetryTimeouts = true
 	}
 	var firstErr error
 	var warnings []string
