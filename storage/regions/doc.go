@@ -66,7 +66,10 @@
 // Stat hedge: when the region asked has not answered by its deadline, the
 // next region is asked too; the first good answer wins and the other
 // requests are cancelled. List abandons a region that reported nothing by
-// its deadline for the next one, while another region can serve. The
+// its deadline for the next one, while another region can serve; ListUnion
+// skips a region that makes no progress for its deadline (time in the
+// callback aside) while a region that listed completely, or one still to
+// list, can serve. The
 // readers of Replicas cannot ask another region; a Get or Stat past its
 // deadline, or a Get body that makes no progress for it, is cancelled and
 // fails with ErrHung (marked storage.ErrTransient) when a later replica of

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -498,5 +499,30 @@ func TestDeadlineFromLatency(t *testing.T) {
 				t.Fatalf("deadline = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestListUnionSkipsHungRegion(t *testing.T) {
+	f := newHedgeFixture(t, nil)
+	f.put(t, "one", []byte("1"))
+	mustPut(t, f.c, "two", []byte("2")) // only in c
+	f.hung.hanging.Store(true)
+	ch := make(chan result, 1)
+	go func() {
+		var names []string
+		err := f.set.ListUnion(context.Background(), "", func(info storage.Info) error {
+			names = append(names, info.Name)
+			return nil
+		})
+		slices.Sort(names)
+		ch <- result{[]byte(strings.Join(names, ",")), err}
+	}()
+	f.hangAndAdvance(t, 1)
+	if r := await(t, ch); r.err != nil || string(r.data) != "one,two" {
+		t.Fatalf("list union = %q, %v", r.data, r.err)
+	}
+	waitFor(t, "the hung listing to be cancelled", func() bool { return f.hung.cancelled.Load() == 1 })
+	if h := f.health(t, "a"); !h.Hung {
+		t.Fatalf("health a = %+v", h)
 	}
 }

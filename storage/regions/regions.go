@@ -679,9 +679,11 @@ func (s *Set) List(ctx context.Context, prefix string, fn func(storage.Info) err
 // ListUnion calls fn once for every name under prefix in any region,
 // listing the regions one after the other in preference order and
 // reporting the Info of the first region that has the name. Regions that
-// fail are skipped (their failure is recorded in Health); it fails only
-// when no region listed completely, when fn fails, or when ctx ends. It
-// keeps every reported name in memory to skip duplicates.
+// fail are skipped (their failure is recorded in Health), as is a region
+// that makes no progress for its read deadline while a region that listed
+// completely, or one still to list, can serve; it fails only when no region
+// listed completely, when fn fails, or when ctx ends. It keeps every
+// reported name in memory to skip duplicates.
 func (s *Set) ListUnion(ctx context.Context, prefix string, fn func(storage.Info) error) error {
 	if !storage.ValidPrefix(prefix) {
 		return fmt.Errorf("regions list union %q: %w", prefix, storage.ErrInvalidName)
@@ -691,11 +693,19 @@ func (s *Set) ListUnion(ctx context.Context, prefix string, fn func(storage.Info
 	}
 	seen := map[string]struct{}{}
 	var fails []error
-	ok := false
-	for _, r := range s.order(false) {
+	var listed []*region // the regions that listed completely
+	order := s.order(false)
+	for i, r := range order {
 		var fnErr error
 		start := s.now()
-		err := r.st.List(ctx, prefix, func(info storage.Info) error {
+		// A region that makes no progress for its deadline is abandoned
+		// while a region that listed completely, or one still to come,
+		// can serve; time spent in fn does not count.
+		wctx, w := s.watch(ctx, r, append(slices.Clip(listed), order[i+1:]...))
+		w.arm()
+		err := r.st.List(wctx, prefix, func(info storage.Info) error {
+			w.disarm()
+			defer w.arm()
 			if _, dup := seen[info.Name]; dup {
 				return nil
 			}
@@ -706,13 +716,19 @@ func (s *Set) ListUnion(ctx context.Context, prefix string, fn func(storage.Info
 			}
 			return nil
 		})
+		w.done()
 		if fnErr != nil {
 			s.observe(ctx, r, opRead, s.now().Sub(start), nil)
 			return fnErr
 		}
+		if w.wasCut() && ctx.Err() == nil {
+			s.counted(r)
+			fails = append(fails, w.err("list", prefix))
+			continue
+		}
 		s.observe(ctx, r, opRead, s.now().Sub(start), err)
 		if err == nil {
-			ok = true
+			listed = append(listed, r)
 			continue
 		}
 		err = fmt.Errorf("region %s: %w", r.name, err)
@@ -721,7 +737,7 @@ func (s *Set) ListUnion(ctx context.Context, prefix string, fn func(storage.Info
 		}
 		fails = append(fails, err)
 	}
-	if !ok {
+	if len(listed) == 0 {
 		return fmt.Errorf("regions list union %q: %w: %w", prefix, ErrUnavailable, errors.Join(fails...))
 	}
 	return nil
