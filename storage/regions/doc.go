@@ -62,7 +62,8 @@
 // region hung at once (EventHung; it counts as one failure towards the
 // breaker, and a request still in flight is such a signal): the region
 // moves behind every region that answers until it answers again, or until
-// a trial read after BreakerCooldown (as for an open breaker). Get and
+// a trial read after BreakerCooldown (as for an open breaker), and every
+// other read waiting on it is treated as past its deadline at once. Get and
 // Stat hedge: when the region asked has not answered by its deadline, the
 // next region is asked too; the first good answer wins and the other
 // requests are cancelled. List abandons a region that reported nothing by

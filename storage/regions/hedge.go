@@ -77,18 +77,45 @@ func anyUsable(regs []*region) bool {
 	return false
 }
 
+// hangHook is a read waiting on a region, told when another read finds
+// the region hung (so that it does not wait out its own deadline).
+type hangHook interface{ regionHung() }
+
+// wait registers h as waiting on r until unwait.
+func (r *region) wait(h hangHook) {
+	r.mu.Lock()
+	if r.waiting == nil {
+		r.waiting = map[hangHook]struct{}{}
+	}
+	r.waiting[h] = struct{}{}
+	r.mu.Unlock()
+}
+
+func (r *region) unwait(h hangHook) {
+	r.mu.Lock()
+	delete(r.waiting, h)
+	r.mu.Unlock()
+}
+
 // hang records that a request to r (for name) went past its deadline d
-// without an answer: r moves behind the regions that answer, at once, and
-// the hang counts as one failure towards its breaker. It returns the
-// error describing the hang.
+// without an answer: r moves behind the regions that answer, at once, the
+// hang counts as one failure towards its breaker, and the other reads
+// waiting on r are told. It returns the error describing the hang.
 func (s *Set) hang(r *region, name string, d time.Duration) error {
 	err := storage.MarkTransient(fmt.Errorf("no answer within %v: %w", d, ErrHung))
 	now := s.now()
 	r.mu.Lock()
 	r.hung, r.hungAt = true, now
+	waiting := make([]hangHook, 0, len(r.waiting))
+	for h := range r.waiting {
+		waiting = append(waiting, h)
+	}
 	r.mu.Unlock()
 	s.emit(EventHung, r, name, err)
 	s.failed(r, err)
+	for _, h := range waiting {
+		h.regionHung()
+	}
 	return err
 }
 
@@ -104,7 +131,9 @@ func (s *Set) counted(r *region) {
 // deadline; when that passes the region is marked hung (once per request)
 // and, if one of alts can serve instead, the request's context is
 // cancelled. Disarmed, it waits for nothing (the caller is busy, or the
-// request answered).
+// request answered). When another read finds the region hung, the request
+// is cancelled at once (armed or not: a body from a hung region stalls)
+// if one of alts can serve.
 type watch struct {
 	s      *Set
 	r      *region
@@ -123,7 +152,26 @@ type watch struct {
 // The caller must call done when the request is over.
 func (s *Set) watch(ctx context.Context, r *region, alts []*region) (context.Context, *watch) {
 	wctx, cancel := context.WithCancelCause(ctx)
-	return wctx, &watch{s: s, r: r, alts: alts, d: s.deadline(r), cancel: cancel}
+	w := &watch{s: s, r: r, alts: alts, d: s.deadline(r), cancel: cancel}
+	r.wait(w)
+	return wctx, w
+}
+
+// regionHung cuts the request when another read found its region hung.
+func (w *watch) regionHung() {
+	w.mu.Lock()
+	if w.fired || w.cut {
+		w.mu.Unlock()
+		return
+	}
+	w.fired = true // the region is marked already
+	w.mu.Unlock()
+	if anyUsable(w.alts) {
+		w.mu.Lock()
+		w.cut = true
+		w.mu.Unlock()
+		w.cancel(errCut)
+	}
 }
 
 // arm (re)starts the deadline.
@@ -188,7 +236,25 @@ func (w *watch) err(op, name string) error {
 // done ends the watch and releases its context.
 func (w *watch) done() {
 	w.disarm()
+	w.r.unwait(w)
 	w.cancel(errLost)
+}
+
+// hedgeHook signals, once, that request i of a hedged read is past its
+// deadline (hooked: because another read found its region hung).
+type hedgeHook struct {
+	once   sync.Once
+	signal func(hooked bool)
+}
+
+func (h *hedgeHook) fire(hooked bool) { h.once.Do(func() { h.signal(hooked) }) }
+
+func (h *hedgeHook) regionHung() { h.fire(true) }
+
+// expiry is a hedged request past its deadline.
+type expiry struct {
+	i      int
+	hooked bool // its region was found hung by another read
 }
 
 // outcome is the result of one request of a hedged read.
@@ -211,7 +277,8 @@ func hedged[T any](ctx context.Context, s *Set, op, name string, regs []*region,
 	var zero T
 	n := len(regs)
 	results := make(chan outcome[T], n)
-	expired := make(chan int, n)
+	expired := make(chan expiry, n)
+	hooks := make([]*hedgeHook, 0, n)
 	cancels := make([]context.CancelCauseFunc, 0, n)
 	stops := make([]func() bool, 0, n)
 	deadlines := make([]time.Duration, 0, n)
@@ -230,7 +297,10 @@ func hedged[T any](ctx context.Context, s *Set, op, name string, regs []*region,
 		pending++
 		// The timer is set before the request goes out (tests with a
 		// manual clock advance it once the request has arrived).
-		stops = append(stops, s.afterFunc(d, func() { expired <- i }))
+		h := &hedgeHook{signal: func(hooked bool) { expired <- expiry{i, hooked} }}
+		hooks = append(hooks, h)
+		r.wait(h)
+		stops = append(stops, s.afterFunc(d, func() { h.fire(false) }))
 		start := s.now()
 		go func() {
 			v, err := call(cctx, r)
@@ -252,6 +322,9 @@ func hedged[T any](ctx context.Context, s *Set, op, name string, regs []*region,
 		}
 		for _, stop := range stops {
 			stop()
+		}
+		for i, h := range hooks {
+			regs[i].unwait(h)
 		}
 		if left := pending; left > 0 {
 			go func() {
@@ -279,6 +352,7 @@ func hedged[T any](ctx context.Context, s *Set, op, name string, regs []*region,
 			finished[o.i] = true
 			stops[o.i]()
 			r := regs[o.i]
+			r.unwait(hooks[o.i])
 			if o.err == nil {
 				finish(o.i)
 				s.failover(r, name, seen)
@@ -303,12 +377,17 @@ func hedged[T any](ctx context.Context, s *Set, op, name string, regs []*region,
 				finish(-1)
 				return zero, nil, readFailure(op, name, fails, missing)
 			}
-		case i := <-expired:
-			if finished[i] {
+		case ex := <-expired:
+			if finished[ex.i] {
 				continue
 			}
-			r := regs[i]
-			herr := s.hang(r, name, deadlines[i])
+			r := regs[ex.i]
+			var herr error
+			if ex.hooked {
+				herr = storage.MarkTransient(fmt.Errorf("found hung by another read: %w", ErrHung))
+			} else {
+				herr = s.hang(r, name, deadlines[ex.i])
+			}
 			seen = append(seen, fmt.Errorf("region %s: %w", r.name, herr))
 			next()
 		case <-ctx.Done():

@@ -526,3 +526,42 @@ func TestListUnionSkipsHungRegion(t *testing.T) {
 		t.Fatalf("health a = %+v", h)
 	}
 }
+
+func TestHangCutsOtherWaitingReads(t *testing.T) {
+	// Two workers read from a; the second started later. When the first
+	// finds a hung, the second is cut at once, not at its own deadline.
+	f := newHedgeFixture(t, nil)
+	f.put(t, "p1", []byte("one"))
+	f.put(t, "p2", []byte("two"))
+	f.hung.hanging.Store(true)
+	reps := f.set.Replicas()
+	first := readAsync(reps[0].Reader, "p1")
+	waitFor(t, "the first request", func() bool { return f.hung.calls.Load() == 1 })
+	f.clock.Advance(testFloor / 2)
+	second := readAsync(reps[0].Reader, "p2")
+	waitFor(t, "the second request", func() bool { return f.hung.calls.Load() == 2 })
+	f.clock.Advance(testFloor / 2) // the first request's deadline only
+	for i, ch := range []<-chan result{first, second} {
+		if r := await(t, ch); !errors.Is(r.err, ErrHung) {
+			t.Fatalf("read %d: err = %v, want ErrHung", i+1, r.err)
+		}
+	}
+	if n := f.ev.count(EventHung, "a"); n != 1 {
+		t.Fatalf("%d hung events, want 1", n)
+	}
+	// A hedged Get waiting on a is told too: it asks b at once.
+	f.set.succeeded(f.set.byName["a"])
+	reps = f.set.Replicas()
+	waiting := readAsync(reps[0].Reader, "p1")
+	waitFor(t, "the replica request", func() bool { return f.hung.calls.Load() == 3 })
+	f.clock.Advance(testFloor / 2)
+	got := readAsync(f.set, "p2")
+	waitFor(t, "the hedged request", func() bool { return f.hung.calls.Load() == 4 })
+	f.clock.Advance(testFloor / 2)
+	if r := await(t, waiting); !errors.Is(r.err, ErrHung) {
+		t.Fatalf("replica read: err = %v", r.err)
+	}
+	if r := await(t, got); r.err != nil || string(r.data) != "two" {
+		t.Fatalf("hedged get = %q, %v", r.data, r.err)
+	}
+}

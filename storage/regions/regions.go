@@ -184,8 +184,10 @@ type region struct {
 	openedAt time.Time // also the time of the last trial
 	// hung is set when a read went past its deadline without an answer,
 	// and cleared by the next answer; hungAt is when (or the last trial).
-	hung      bool
-	hungAt    time.Time
+	hung   bool
+	hungAt time.Time
+	// waiting are the reads waiting on the region, told when it hangs.
+	waiting   map[hangHook]struct{}
 	ewma      time.Duration
 	measured  bool
 	reads     int64
