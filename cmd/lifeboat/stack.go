@@ -33,11 +33,12 @@ import (
 // (storage.ErrConfig) say what to fix.
 func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv func(string) string, warn io.Writer) (storage.Storage, error) {
 	// With other regions to fail over to, a region's transient errors are
-	// retried once, not waited out: the set serves the object elsewhere
-	// and repairs the region later.
+	// retried once, not waited out, and a timeout not at all: the set
+	// serves the object elsewhere and repairs the region later.
 	retryOpts := retry.Options{}
 	if len(cfg.Regions) > 1 {
 		retryOpts.Attempts = 2
+		retryOpts.NoRetryTimeouts = true
 	}
 	rcs := cfg.RegionsByPriority()
 	sts := make([]storage.Storage, len(rcs))

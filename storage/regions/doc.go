@@ -41,9 +41,10 @@
 // lagging, so that no region ever holds a snapshot whose objects it lacks.
 //
 // Reads. Get, Stat and List try the regions in preference order: regions
-// with a closed breaker first, then by Priority (lower is preferred), then
-// by lower latency (an exponentially weighted moving average of request
-// times), then configuration order. A region that fails, or reports
+// with a closed breaker first, then hung regions (below), then open
+// breakers; among equals by Priority (lower is preferred), then by lower
+// latency (an exponentially weighted moving average of request times),
+// then configuration order. A region that fails, or reports
 // storage.ErrNotExist (it may simply be behind), is skipped and the next
 // one is tried; ErrNotExist is returned only when every region reports it,
 // and when no region could answer the error wraps ErrUnavailable and every
@@ -55,6 +56,31 @@
 // one region only, so a region that is behind gives an incomplete listing;
 // ListUnion merges the listings of all regions.
 //
+// Hung regions. Every region has a read deadline: HedgeFactor times its
+// latency EWMA, within [Options.HedgeFloor, Options.HedgeCap] (2 s and
+// 10 s by default). A read the region has not answered within it marks the
+// region hung at once (EventHung; it counts as one failure towards the
+// breaker, and a request still in flight is such a signal): the region
+// moves behind every region that answers until it answers again, or until
+// a trial read after BreakerCooldown (as for an open breaker), and every
+// other read waiting on it is treated as past its deadline at once. Get and
+// Stat hedge: when the region asked has not answered by its deadline, the
+// next region is asked too; the first good answer wins and the other
+// requests are cancelled. List abandons a region that reported nothing by
+// its deadline for the next one, while another region can serve; ListUnion
+// skips a region that makes no progress for its deadline (time in the
+// callback aside) while a region that listed completely, or one still to
+// list, can serve. The
+// readers of Replicas cannot ask another region; a Get or Stat past its
+// deadline, or a Get body that makes no progress for it, is cancelled and
+// fails with ErrHung (marked storage.ErrTransient) when a later replica of
+// the same Replicas call can serve, and a hung region is then not asked at
+// all: the caller goes on to the next replica. The last replica able to
+// serve is always waited for. Retrying a hang on the same region is the
+// retry wrapper's business: a region of a set has it configured not to
+// retry timeouts (retry.Options.NoRetryTimeouts). Writes have no deadline
+// here (the backend's own timeouts apply): a Put waits for every region.
+//
 // Delete removes the object from every region; ErrNotExist from some
 // regions is fine, from all of them it is the result; any other failure in
 // any region is an error (naming each failed region).
@@ -65,11 +91,11 @@
 // count and closes its breaker; any other error counts as a failure, except
 // when the caller's context has ended (the caller's cancellation says
 // nothing about the region). After Options.BreakerThreshold consecutive
-// failures (ReportBad counts as one) the breaker opens: the region moves to
+// failures (ReportBad and a hang count as one each) the breaker opens: the region moves to
 // the end of the read order and of Replicas. Once Options.BreakerCooldown
 // has passed, the next read tries that region first (half-open, one trial
 // per cooldown); success closes the breaker, failure restarts the cooldown.
-// All times come from Options.Now.
+// All times come from Options.Now, and timers from Options.AfterFunc.
 //
 // Regions that could not be opened. A caller that fails to open a region
 // puts Down(err) in its place: the region then fails every request with

@@ -64,9 +64,19 @@ type Options struct {
 	// of the read order before a trial read (0: DefaultBreakerCooldown).
 	BreakerCooldown time.Duration
 	// OnEvent, if set, is told about failovers, repairs, failed region
-	// writes, bad content reports and breaker changes. It must be safe for
-	// concurrent use; it is never called with a lock held.
+	// writes, bad content reports, hung reads and breaker changes. It must
+	// be safe for concurrent use; it is never called with a lock held.
 	OnEvent func(Event)
+	// HedgeFloor and HedgeCap bound a region's read deadline, which is
+	// HedgeFactor times its latency EWMA: at least HedgeFloor (0:
+	// DefaultHedgeFloor), at most HedgeCap (0: DefaultHedgeCap, and never
+	// below HedgeFloor). A read that a region has not answered within its
+	// deadline marks the region hung; see the package documentation.
+	HedgeFloor, HedgeCap time.Duration
+	// AfterFunc runs f in its own goroutine once d has passed on the
+	// clock of Now, unless the returned stop is called first (stop reports
+	// whether it prevented the call). nil: time.AfterFunc.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
 // EventKind says what an Event reports.
@@ -87,6 +97,10 @@ const (
 	EventBreakerClose
 	// EventBadContent: ReportBad was called for Name in Region.
 	EventBadContent
+	// EventHung: a read of Name (empty for a body or listing) went past
+	// Region's deadline without an answer; the region moved behind the
+	// regions that answer.
+	EventHung
 )
 
 // String returns the kind's name.
@@ -104,6 +118,8 @@ func (k EventKind) String() string {
 		return "breaker-close"
 	case EventBadContent:
 		return "bad-content"
+	case EventHung:
+		return "hung"
 	}
 	return fmt.Sprintf("event(%d)", int(k))
 }
@@ -125,6 +141,9 @@ type RegionHealth struct {
 	Name string
 	// Healthy is true while the region's breaker is closed.
 	Healthy bool
+	// Hung is true while the region's last read went past its deadline
+	// without an answer (until the region answers again).
+	Hung bool
 	// ConsecutiveFailures counts failures since the last answer.
 	ConsecutiveFailures int
 	// LastError is the region's most recent failure (nil if none yet).
@@ -155,16 +174,21 @@ type region struct {
 	st    storage.Storage
 	prio  int
 	index int
-	rd    *replicaReader
 
 	mu          sync.Mutex
 	consecutive int
 	// silent is set when the region's last failure was that it did not
 	// answer (an error, a timeout), not that it answered with bad content.
-	silent    bool
-	lastErr   error
-	open      bool
-	openedAt  time.Time // also the time of the last trial
+	silent   bool
+	lastErr  error
+	open     bool
+	openedAt time.Time // also the time of the last trial
+	// hung is set when a read went past its deadline without an answer,
+	// and cleared by the next answer; hungAt is when (or the last trial).
+	hung   bool
+	hungAt time.Time
+	// waiting are the reads waiting on the region, told when it hangs.
+	waiting   map[hangHook]struct{}
 	ewma      time.Duration
 	measured  bool
 	reads     int64
@@ -186,6 +210,9 @@ type Set struct {
 	cooldown  time.Duration
 	onEvent   func(Event)
 	bufLimit  int64
+
+	hedgeFloor, hedgeCap time.Duration
+	afterFunc            func(time.Duration, func()) func() bool
 }
 
 var (
@@ -208,6 +235,9 @@ func New(regions []Region, opt Options) (*Set, error) {
 	if opt.BreakerCooldown < 0 {
 		return nil, fmt.Errorf("regions: negative breaker cooldown %v", opt.BreakerCooldown)
 	}
+	if opt.HedgeFloor < 0 || opt.HedgeCap < 0 {
+		return nil, fmt.Errorf("regions: negative read deadline bound %v or %v", opt.HedgeFloor, opt.HedgeCap)
+	}
 	s := &Set{
 		byName:    map[string]*region{},
 		quorum:    opt.WriteQuorum,
@@ -216,6 +246,14 @@ func New(regions []Region, opt Options) (*Set, error) {
 		cooldown:  opt.BreakerCooldown,
 		onEvent:   opt.OnEvent,
 		bufLimit:  MaxBufferedPut,
+
+		hedgeFloor: cmp.Or(opt.HedgeFloor, DefaultHedgeFloor),
+		hedgeCap:   cmp.Or(opt.HedgeCap, DefaultHedgeCap),
+		afterFunc:  opt.AfterFunc,
+	}
+	s.hedgeCap = max(s.hedgeCap, s.hedgeFloor)
+	if s.afterFunc == nil {
+		s.afterFunc = realAfterFunc
 	}
 	if s.quorum == 0 {
 		s.quorum = len(regions)
@@ -240,7 +278,6 @@ func New(regions []Region, opt Options) (*Set, error) {
 			return nil, fmt.Errorf("regions: duplicate region name %q", r.Name)
 		}
 		reg := &region{name: r.Name, st: r.Storage, prio: r.Priority, index: i, behind: map[string]struct{}{}}
-		reg.rd = &replicaReader{s: s, r: reg}
 		s.regions = append(s.regions, reg)
 		s.byName[r.Name] = reg
 	}
@@ -276,6 +313,7 @@ func (s *Set) Health() []RegionHealth {
 		out[i] = RegionHealth{
 			Name:                r.name,
 			Healthy:             !r.open,
+			Hung:                r.hung,
 			ConsecutiveFailures: r.consecutive,
 			LastError:           r.lastErr,
 			LatencyEWMA:         r.ewma,
@@ -395,6 +433,7 @@ func (s *Set) succeeded(r *region) {
 	r.mu.Lock()
 	r.consecutive = 0
 	r.silent = false
+	r.hung = false
 	wasOpen := r.open
 	r.open = false
 	r.mu.Unlock()
@@ -427,13 +466,14 @@ func (s *Set) failure(r *region, err error, answered bool) {
 	}
 }
 
-// order returns the regions in read preference order. With trial set, the
-// first open region whose cooldown has passed is claimed for a trial
-// request (restarting its cooldown) and put first.
+// order returns the regions in read preference order: closed breakers
+// before hung regions before open breakers. With trial set, the first open
+// or hung region whose cooldown has passed is claimed for a trial request
+// (restarting its cooldown) and put first.
 func (s *Set) order(trial bool) []*region {
 	type snap struct {
 		r    *region
-		open bool
+		rank int // 0 answering, 1 hung, 2 breaker open
 		lat  time.Duration
 	}
 	now := s.now()
@@ -441,11 +481,24 @@ func (s *Set) order(trial bool) []*region {
 	var trialRegion *region
 	for _, r := range s.regions {
 		r.mu.Lock()
-		if trial && trialRegion == nil && r.open && !now.Before(r.openedAt.Add(s.cooldown)) {
-			r.openedAt = now
-			trialRegion = r
+		if trial && trialRegion == nil {
+			switch {
+			case r.open && !now.Before(r.openedAt.Add(s.cooldown)):
+				r.openedAt = now
+				trialRegion = r
+			case !r.open && r.hung && !now.Before(r.hungAt.Add(s.cooldown)):
+				r.hungAt = now
+				trialRegion = r
+			}
 		}
-		snaps = append(snaps, snap{r: r, open: r.open, lat: r.ewma})
+		rank := 0
+		switch {
+		case r.open:
+			rank = 2
+		case r.hung:
+			rank = 1
+		}
+		snaps = append(snaps, snap{r: r, rank: rank, lat: r.ewma})
 		r.mu.Unlock()
 	}
 	slices.SortFunc(snaps, func(a, b snap) int {
@@ -455,13 +508,7 @@ func (s *Set) order(trial bool) []*region {
 			}
 			return 1
 		}
-		if a.open != b.open {
-			if b.open {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Or(cmp.Compare(a.r.prio, b.r.prio), cmp.Compare(a.lat, b.lat), cmp.Compare(a.r.index, b.r.index))
+		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.r.prio, b.r.prio), cmp.Compare(a.lat, b.lat), cmp.Compare(a.r.index, b.r.index))
 	})
 	out := make([]*region, len(snaps))
 	for i, sn := range snaps {
@@ -525,8 +572,9 @@ func readFailure(op, name string, fails []error, missing []string) error {
 	return fmt.Errorf("regions %s %s: %w%s: %w", op, name, ErrUnavailable, note, errors.Join(fails...))
 }
 
-// Get reads name from the first region in preference order that has it.
-// See the package documentation for failover rules.
+// Get reads name from the first region in preference order that has it,
+// hedging requests that go past their region's deadline. See the package
+// documentation for failover rules.
 func (s *Set) Get(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
 	if err := storage.CheckName(name); err != nil {
 		return nil, fmt.Errorf("regions get: %w", err)
@@ -534,34 +582,29 @@ func (s *Set) Get(ctx context.Context, name string, off, length int64) (io.ReadC
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("regions get %s: %w", name, err)
 	}
-	var fails, seen []error
-	var missing []string
-	for _, r := range s.order(true) {
-		start := s.now()
-		body, err := r.st.Get(ctx, name, off, length)
-		s.observe(ctx, r, opRead, s.now().Sub(start), err)
-		if err == nil {
-			s.failover(r, name, seen)
-			return body, nil
-		}
-		err = fmt.Errorf("region %s: %w", r.name, err)
-		switch {
-		case errors.Is(err, storage.ErrInvalidRange):
-			return nil, fmt.Errorf("regions get %s: %w", name, err)
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("regions get %s: %w", name, ctxErr(ctx, err))
-		case errors.Is(err, storage.ErrNotExist):
-			missing = append(missing, r.name)
-		default:
-			fails = append(fails, err)
-		}
-		seen = append(seen, err)
+	body, release, err := hedged(ctx, s, "get", name, s.order(true),
+		func(ctx context.Context, r *region) (io.ReadCloser, error) { return r.st.Get(ctx, name, off, length) },
+		func(body io.ReadCloser) { body.Close() })
+	if err != nil {
+		return nil, err
 	}
-	return nil, readFailure("get", name, fails, missing)
+	return &releaseBody{ReadCloser: body, release: release}, nil
+}
+
+// releaseBody releases the request context of a hedged Get when closed.
+type releaseBody struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b *releaseBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.release()
+	return err
 }
 
 // Stat describes name from the first region in preference order that has
-// it.
+// it, hedging like Get.
 func (s *Set) Stat(ctx context.Context, name string) (storage.Info, error) {
 	if err := storage.CheckName(name); err != nil {
 		return storage.Info{}, fmt.Errorf("regions stat: %w", err)
@@ -569,32 +612,20 @@ func (s *Set) Stat(ctx context.Context, name string) (storage.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return storage.Info{}, fmt.Errorf("regions stat %s: %w", name, err)
 	}
-	var fails, seen []error
-	var missing []string
-	for _, r := range s.order(true) {
-		start := s.now()
-		info, err := r.st.Stat(ctx, name)
-		s.observe(ctx, r, opRead, s.now().Sub(start), err)
-		if err == nil {
-			s.failover(r, name, seen)
-			return info, nil
-		}
-		err = fmt.Errorf("region %s: %w", r.name, err)
-		switch {
-		case ctx.Err() != nil:
-			return storage.Info{}, fmt.Errorf("regions stat %s: %w", name, ctxErr(ctx, err))
-		case errors.Is(err, storage.ErrNotExist):
-			missing = append(missing, r.name)
-		default:
-			fails = append(fails, err)
-		}
-		seen = append(seen, err)
+	info, release, err := hedged(ctx, s, "stat", name, s.order(true),
+		func(ctx context.Context, r *region) (storage.Info, error) { return r.st.Stat(ctx, name) },
+		func(storage.Info) {})
+	if err != nil {
+		return storage.Info{}, err
 	}
-	return storage.Info{}, readFailure("stat", name, fails, missing)
+	release()
+	return info, nil
 }
 
 // List lists prefix in the first region in preference order that answers.
-// It fails over to the next region only while nothing has been reported.
+// It fails over to the next region only while nothing has been reported; a
+// region that reports nothing within its deadline is abandoned for the next
+// one while another region can serve.
 func (s *Set) List(ctx context.Context, prefix string, fn func(storage.Info) error) error {
 	if !storage.ValidPrefix(prefix) {
 		return fmt.Errorf("regions list %q: %w", prefix, storage.ErrInvalidName)
@@ -603,11 +634,17 @@ func (s *Set) List(ctx context.Context, prefix string, fn func(storage.Info) err
 		return fmt.Errorf("regions list %q: %w", prefix, err)
 	}
 	var fails []error
-	for _, r := range s.order(true) {
+	order := s.order(true)
+	for i, r := range order {
 		called := false
 		var fnErr error
 		start := s.now()
-		err := r.st.List(ctx, prefix, func(info storage.Info) error {
+		wctx, w := s.watch(ctx, r, order[i+1:])
+		w.arm()
+		err := r.st.List(wctx, prefix, func(info storage.Info) error {
+			if !called {
+				w.disarm() // answering: no failover any more
+			}
 			called = true
 			if err := fn(info); err != nil {
 				fnErr = err
@@ -615,9 +652,15 @@ func (s *Set) List(ctx context.Context, prefix string, fn func(storage.Info) err
 			}
 			return nil
 		})
+		w.done()
 		if fnErr != nil {
 			s.observe(ctx, r, opRead, s.now().Sub(start), nil)
 			return fnErr
+		}
+		if w.wasCut() && ctx.Err() == nil && !called {
+			s.counted(r)
+			fails = append(fails, w.err("list", prefix))
+			continue
 		}
 		s.observe(ctx, r, opRead, s.now().Sub(start), err)
 		if err == nil {
@@ -639,9 +682,11 @@ func (s *Set) List(ctx context.Context, prefix string, fn func(storage.Info) err
 // ListUnion calls fn once for every name under prefix in any region,
 // listing the regions one after the other in preference order and
 // reporting the Info of the first region that has the name. Regions that
-// fail are skipped (their failure is recorded in Health); it fails only
-// when no region listed completely, when fn fails, or when ctx ends. It
-// keeps every reported name in memory to skip duplicates.
+// fail are skipped (their failure is recorded in Health), as is a region
+// that makes no progress for its read deadline while a region that listed
+// completely, or one still to list, can serve; it fails only when no region
+// listed completely, when fn fails, or when ctx ends. It keeps every
+// reported name in memory to skip duplicates.
 func (s *Set) ListUnion(ctx context.Context, prefix string, fn func(storage.Info) error) error {
 	if !storage.ValidPrefix(prefix) {
 		return fmt.Errorf("regions list union %q: %w", prefix, storage.ErrInvalidName)
@@ -651,11 +696,19 @@ func (s *Set) ListUnion(ctx context.Context, prefix string, fn func(storage.Info
 	}
 	seen := map[string]struct{}{}
 	var fails []error
-	ok := false
-	for _, r := range s.order(false) {
+	var listed []*region // the regions that listed completely
+	order := s.order(false)
+	for i, r := range order {
 		var fnErr error
 		start := s.now()
-		err := r.st.List(ctx, prefix, func(info storage.Info) error {
+		// A region that makes no progress for its deadline is abandoned
+		// while a region that listed completely, or one still to come,
+		// can serve; time spent in fn does not count.
+		wctx, w := s.watch(ctx, r, append(slices.Clip(listed), order[i+1:]...))
+		w.arm()
+		err := r.st.List(wctx, prefix, func(info storage.Info) error {
+			w.disarm()
+			defer w.arm()
 			if _, dup := seen[info.Name]; dup {
 				return nil
 			}
@@ -666,13 +719,19 @@ func (s *Set) ListUnion(ctx context.Context, prefix string, fn func(storage.Info
 			}
 			return nil
 		})
+		w.done()
 		if fnErr != nil {
 			s.observe(ctx, r, opRead, s.now().Sub(start), nil)
 			return fnErr
 		}
+		if w.wasCut() && ctx.Err() == nil {
+			s.counted(r)
+			fails = append(fails, w.err("list", prefix))
+			continue
+		}
 		s.observe(ctx, r, opRead, s.now().Sub(start), err)
 		if err == nil {
-			ok = true
+			listed = append(listed, r)
 			continue
 		}
 		err = fmt.Errorf("region %s: %w", r.name, err)
@@ -681,7 +740,7 @@ func (s *Set) ListUnion(ctx context.Context, prefix string, fn func(storage.Info
 		}
 		fails = append(fails, err)
 	}
-	if !ok {
+	if len(listed) == 0 {
 		return fmt.Errorf("regions list union %q: %w: %w", prefix, ErrUnavailable, errors.Join(fails...))
 	}
 	return nil
@@ -735,12 +794,17 @@ func (s *Set) Delete(ctx context.Context, name string) error {
 
 // Replicas returns one reader per region in read preference order, open
 // breakers last. A replica's reader reads that region only (no failover)
-// and its outcomes count towards the region's health.
+// and its outcomes count towards the region's health. A Get or Stat (or a
+// Get's body) that goes past the region's deadline marks the region hung;
+// it is then abandoned with ErrHung when a later replica of the same call
+// can serve (is neither hung nor behind an open breaker), and a hung
+// region is not asked at all while that holds. The last replica able to
+// serve is always waited for.
 func (s *Set) Replicas() []storage.Replica {
 	order := s.order(false)
 	out := make([]storage.Replica, len(order))
 	for i, r := range order {
-		out[i] = storage.Replica{Region: r.name, Reader: r.rd}
+		out[i] = storage.Replica{Region: r.name, Reader: &replicaReader{s: s, r: r, alts: order[i+1:]}}
 	}
 	return out
 }
@@ -777,25 +841,87 @@ func (s *Set) ReportBad(regionName, name string, err error) {
 	s.failure(r, err, true)
 }
 
-// replicaReader reads one region, recording outcomes in its health.
+// replicaReader reads one region, recording outcomes in its health. alts
+// are the replicas after it, which can serve when it hangs.
 type replicaReader struct {
-	s *Set
-	r *region
+	s    *Set
+	r    *region
+	alts []*region
+}
+
+// skip fails a request to a hung region while a later replica can serve:
+// it is not sent at all.
+func (rr *replicaReader) skip(op, name string) error {
+	if rr.r.isHung() && anyUsable(rr.alts) {
+		return storage.MarkTransient(fmt.Errorf("region %s: %s %s: not asked while the region does not answer: %w", rr.r.name, op, name, ErrHung))
+	}
+	return nil
 }
 
 func (rr *replicaReader) Get(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
+	if err := rr.skip("get", name); err != nil {
+		return nil, err
+	}
+	wctx, w := rr.s.watch(ctx, rr.r, rr.alts)
 	start := rr.s.now()
-	body, err := rr.r.st.Get(ctx, name, off, length)
+	w.arm()
+	body, err := rr.r.st.Get(wctx, name, off, length)
+	w.disarm()
+	if w.wasCut() && ctx.Err() == nil {
+		if err == nil {
+			body.Close()
+		}
+		w.done()
+		rr.s.counted(rr.r)
+		return nil, w.err("get", name)
+	}
 	rr.s.observe(ctx, rr.r, opRead, rr.s.now().Sub(start), err)
 	if err != nil {
+		w.done()
 		return nil, fmt.Errorf("region %s: %w", rr.r.name, err)
 	}
-	return body, nil
+	return &watchedBody{rc: body, w: w, ctx: ctx, name: name}, nil
+}
+
+// watchedBody is a replica's Get body under the region's deadline: the
+// clock runs only while a Read waits for the region.
+type watchedBody struct {
+	rc   io.ReadCloser
+	w    *watch
+	ctx  context.Context // the caller's
+	name string
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	b.w.arm()
+	n, err := b.rc.Read(p)
+	b.w.disarm()
+	if err != nil && err != io.EOF && b.w.wasCut() && b.ctx.Err() == nil {
+		err = b.w.err("read", b.name)
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	err := b.rc.Close()
+	b.w.done()
+	return err
 }
 
 func (rr *replicaReader) Stat(ctx context.Context, name string) (storage.Info, error) {
+	if err := rr.skip("stat", name); err != nil {
+		return storage.Info{}, err
+	}
+	wctx, w := rr.s.watch(ctx, rr.r, rr.alts)
+	defer w.done()
 	start := rr.s.now()
-	info, err := rr.r.st.Stat(ctx, name)
+	w.arm()
+	info, err := rr.r.st.Stat(wctx, name)
+	w.disarm()
+	if w.wasCut() && ctx.Err() == nil {
+		rr.s.counted(rr.r)
+		return storage.Info{}, w.err("stat", name)
+	}
 	rr.s.observe(ctx, rr.r, opRead, rr.s.now().Sub(start), err)
 	if err != nil {
 		return storage.Info{}, fmt.Errorf("region %s: %w", rr.r.name, err)
@@ -803,6 +929,8 @@ func (rr *replicaReader) Stat(ctx context.Context, name string) (storage.Info, e
 	return info, nil
 }
 
+// List lists the region (a replica's listing is that region's, for audits:
+// it is not abandoned at a deadline).
 func (rr *replicaReader) List(ctx context.Context, prefix string, fn func(storage.Info) error) error {
 	var fnErr error
 	start := rr.s.now()

@@ -8,6 +8,9 @@
 //   - At most Options.Attempts calls are made per operation. Before retry n
 //     (n = 1, 2, ...) the wrapper sleeps a random duration in
 //     [0, min(Max, Base*2^(n-1))).
+//   - With Options.NoRetryTimeouts, an attempt that timed out waiting for
+//     the server (IsTimeout) is not retried either: a region set asks
+//     another region instead.
 //   - A cancelled context stops retrying at once: the error returned then
 //     satisfies errors.Is for both the context's error and the last failure.
 //   - Put rewinds its body with Seek(0, io.SeekStart) before every retry; a

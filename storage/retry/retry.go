@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
+	"os"
 	"time"
 
 	"lifeboat/storage"
@@ -40,6 +42,11 @@ type Options struct {
 	// for list), the 1-based number of the attempt that failed and its
 	// error.
 	OnRetry func(op, name string, attempt int, err error)
+	// NoRetryTimeouts returns an attempt that timed out (the server made
+	// no progress: see IsTimeout) at once instead of retrying it. A region
+	// of a region set sets it: the set serves the object from another
+	// region, rather than waiting for the hung one a second time.
+	NoRetryTimeouts bool
 }
 
 type retryStorage struct {
@@ -104,6 +111,9 @@ func (s *retryStorage) do(ctx context.Context, op, name string, call func(attemp
 		if err == nil || !storage.IsTransient(err) {
 			return err
 		}
+		if s.opt.NoRetryTimeouts && IsTimeout(err) && ctx.Err() == nil {
+			return err
+		}
 		if cerr := ctx.Err(); cerr != nil {
 			if errors.Is(err, cerr) {
 				return err
@@ -120,6 +130,19 @@ func (s *retryStorage) do(ctx context.Context, op, name string, call func(attemp
 			return fmt.Errorf("retry %s %s: %w (after: %w)", op, name, serr, err)
 		}
 	}
+}
+
+// IsTimeout reports whether err says a request timed out: it wraps
+// os.ErrDeadlineExceeded (a backend's no-progress watchdog, a connection
+// deadline) or a net.Error whose Timeout holds (context.DeadlineExceeded
+// among them: a per-request deadline). The wrapper applies it only while
+// the caller's context is alive, so the caller's own deadline never counts.
+func IsTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func (s *retryStorage) Get(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -357,5 +359,50 @@ func TestUnwrapAndCapabilities(t *testing.T) {
 	}
 	if s.Capabilities() != inner.Capabilities() {
 		t.Fatal("capabilities differ from the inner storage's")
+	}
+}
+
+func TestNoRetryTimeouts(t *testing.T) {
+	timeout := storage.MarkTransient(fmt.Errorf("server made no progress: %w", os.ErrDeadlineExceeded))
+	for _, tc := range []struct {
+		name      string
+		noRetry   bool
+		err       error
+		wantCalls int
+	}{
+		{"timeout retried by default", false, timeout, 3},
+		{"timeout not retried in a set", true, timeout, 1},
+		{"per-request deadline not retried in a set", true, storage.MarkTransient(context.DeadlineExceeded), 1},
+		{"other transient still retried", true, transient, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fault.New(mem.New())
+			f.FailOn(fault.OpGet, nil, tc.err, -1)
+			s := retry.New(f, retry.Options{Attempts: 3, Sleep: noSleep, NoRetryTimeouts: tc.noRetry})
+			if _, err := s.Get(ctx, "obj", 0, -1); !errors.Is(err, tc.err) {
+				t.Fatalf("get: err = %v, want %v", err, tc.err)
+			}
+			if got := f.Calls(fault.OpGet); got != tc.wantCalls {
+				t.Fatalf("%d calls, want %d", got, tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestIsTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("watchdog: %w", os.ErrDeadlineExceeded), true},
+		{context.DeadlineExceeded, true},
+		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, true},
+		{transient, false},
+		{context.Canceled, false},
+		{storage.ErrNotExist, false},
+	} {
+		if got := retry.IsTimeout(tc.err); got != tc.want {
+			t.Errorf("IsTimeout(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

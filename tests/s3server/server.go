@@ -73,9 +73,10 @@ type Server struct {
 	verDir  string
 	logPath string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when cmd has exited
+	paused bool          // stopped with SIGSTOP, not yet continued
 }
 
 // Start launches a versitygw server for the duration of t, with a fresh data
@@ -152,6 +153,49 @@ func (s *Server) Kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.killLocked()
+}
+
+// Pause stops the server with SIGSTOP, as if its host froze: connections
+// are still accepted by the kernel, but nothing is ever answered until
+// Resume. Kill, Restart and the cleanup resume it first.
+func (s *Server) Pause() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.t.Fatal("s3server: pause: the server is not running")
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatalf("s3server: pause: %v", err)
+	}
+	s.paused = true
+}
+
+// Resume continues a server stopped by Pause (SIGCONT); it does nothing to
+// a server that is not paused.
+func (s *Server) Resume() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.resumeLocked(); err != nil {
+		s.t.Fatalf("s3server: resume: %v", err)
+	}
+}
+
+// Paused reports whether the server is stopped by Pause.
+func (s *Server) Paused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paused
+}
+
+func (s *Server) resumeLocked() error {
+	if !s.paused || s.cmd == nil {
+		s.paused = false
+		return nil
+	}
+	s.paused = false
+	return s.cmd.Process.Signal(syscall.SIGCONT)
 }
 
 // Restart starts the server again on the same port with the same data,
@@ -233,6 +277,8 @@ func (s *Server) stop() {
 	if s.cmd == nil {
 		return
 	}
+	// A stopped process would not act on SIGTERM.
+	_ = s.resumeLocked()
 	select {
 	case <-s.done:
 	default:
@@ -251,6 +297,7 @@ func (s *Server) killLocked() {
 	if s.cmd == nil {
 		return
 	}
+	_ = s.resumeLocked()
 	select {
 	case <-s.done:
 	default:

@@ -2,12 +2,14 @@ package s3server_test
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"lifeboat/tests/s3server"
 )
@@ -90,4 +92,35 @@ func TestBinary(t *testing.T) {
 	if err != nil || fi.Mode().Perm()&0o111 == 0 {
 		t.Fatalf("Binary() = %s: %v", p, err)
 	}
+}
+
+func TestPauseResume(t *testing.T) {
+	srv := s3server.Start(t)
+	srv.Pause()
+	if !srv.Paused() {
+		t.Fatal("not paused after Pause")
+	}
+	// A paused server accepts the connection and never answers.
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	resp, err := client.Get(srv.URL() + "/health")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("paused server answered %d", resp.StatusCode)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("paused server: err = %v, want a timeout", err)
+	}
+	srv.Resume()
+	if code, err := status(t, srv.URL()+"/health"); err != nil || code != http.StatusOK {
+		t.Fatalf("health after Resume: %d, %v", code, err)
+	}
+	// A server left paused is resumed by Kill (and by the cleanup).
+	srv.Pause()
+	srv.Kill()
+	if srv.Paused() {
+		t.Fatal("still paused after Kill")
+	}
+	srv.Restart()
+	srv.Pause() // the cleanup must still stop it
 }
