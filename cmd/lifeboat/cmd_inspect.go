@@ -27,6 +27,7 @@ func (a *app) snapshotsCommand() *cobra.Command {
 		Short: "List snapshots",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.readOnlyOpen = true
 			r, err := a.openRepoOnly(cmd.Context()) // listing needs no index
 			if err != nil {
 				return err
@@ -97,6 +98,7 @@ func (a *app) lsCommand() *cobra.Command {
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			a.readOnlyOpen = true
 			r, err := a.openRepo(ctx)
 			if err != nil {
 				return err

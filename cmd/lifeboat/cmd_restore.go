@@ -62,6 +62,7 @@ never what --exclude matches), and lists what it removed.`,
 				}
 				exclude = m
 			}
+			a.readOnlyOpen = true
 			r, err := a.openRepo(ctx)
 			if err != nil {
 				return err
