@@ -10,7 +10,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,8 +100,12 @@ func TestFixtureRepositoriesRestore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if isJSON := len(raw) > 0 && raw[0] == '{'; isJSON != (r.Config().Version < 2) {
-				t.Fatalf("version %d repository's root tree starts %.8q", r.Config().Version, raw)
+			wantMagic := map[int]string{1: "{", 2: "LBT2", 3: "LBT3"}[r.FormatVersion()]
+			if wantMagic == "" || !strings.HasPrefix(string(raw), wantMagic) {
+				t.Fatalf("version %d repository's root tree starts %.8q", r.FormatVersion(), raw)
+			}
+			if r.FormatVersion() >= 3 {
+				checkFixtureXattrs(t, r, snap.Snapshot.Tree)
 			}
 			target := t.TempDir()
 			res, err := restore.Run(ctx, r, snap.Snapshot, restore.Options{Target: target,
@@ -213,8 +219,25 @@ func writeFixture(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backup.Run(ctx, r, backup.Options{Paths: []string{src}, Host: "fixture"}); err != nil {
+	res, err := backup.Run(ctx, r, backup.Options{Paths: []string{src}, Host: "fixture"})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if format.Version >= 3 {
+		// Extended attributes and inode flags on small.txt, set in the
+		// tree (the fixture's source is made without privileges).
+		root, changed := addFixtureXattrs(t, r, res.Snapshot.Tree)
+		if !changed {
+			t.Fatal("no small.txt in the fixture's tree")
+		}
+		if _, err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		snap := *res.Snapshot
+		snap.Tree, snap.Parent, snap.Time = root, &res.ID, snap.Time.Add(time.Second)
+		if _, _, err := r.CommitSnapshot(ctx, &snap); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "identity.txt"), []byte("# test-only identity of the fixture repository\n"+idStr+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -222,6 +245,75 @@ func writeFixture(t *testing.T, dir string) {
 	data, _ := json.MarshalIndent(manifest(t, src), "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// fixtureXattrs and fixtureFlags are small.txt's in the version 3 fixture.
+var (
+	fixtureXattrs = []format.Xattr{{Name: "user.lifeboat.fixture", Value: []byte("v3")}, {Name: "user.mime_type", Value: []byte("text/plain")}}
+	fixtureFlags  = uint32(0x40) // FS_NODUMP_FL
+)
+
+// addFixtureXattrs rewrites the tree id with fixtureXattrs and fixtureFlags
+// on every node named small.txt, returning the new tree's ID.
+func addFixtureXattrs(t *testing.T, r *repo.Repository, id format.ID) (format.ID, bool) {
+	t.Helper()
+	ctx := context.Background()
+	tr, err := r.LoadTree(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := false
+	for i := range tr.Nodes {
+		n := &tr.Nodes[i]
+		switch {
+		case n.Name == "small.txt":
+			n.Xattrs, n.Flags, changed = fixtureXattrs, fixtureFlags, true
+		case n.Type == format.TypeDir:
+			if sub, ok := addFixtureXattrs(t, r, *n.Subtree); ok {
+				n.Subtree, changed = &sub, true
+			}
+		}
+	}
+	if !changed {
+		return id, false
+	}
+	nid, err := r.SaveTree(ctx, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nid, true
+}
+
+// checkFixtureXattrs finds small.txt below the tree id and checks its
+// extended attributes and inode flags.
+func checkFixtureXattrs(t *testing.T, r *repo.Repository, id format.ID) {
+	t.Helper()
+	var find func(id format.ID) *format.Node
+	find = func(id format.ID) *format.Node {
+		tr, err := r.LoadTree(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range tr.Nodes {
+			n := &tr.Nodes[i]
+			if n.Name == "small.txt" {
+				return n
+			}
+			if n.Type == format.TypeDir {
+				if found := find(*n.Subtree); found != nil {
+					return found
+				}
+			}
+		}
+		return nil
+	}
+	n := find(id)
+	if n == nil {
+		t.Fatal("no small.txt in the fixture's tree")
+	}
+	if n.Flags != fixtureFlags || !reflect.DeepEqual(n.Xattrs, fixtureXattrs) {
+		t.Fatalf("small.txt: flags %#x, xattrs %+v; want %#x, %+v", n.Flags, n.Xattrs, fixtureFlags, fixtureXattrs)
 	}
 }
 

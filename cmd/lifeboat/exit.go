@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"lifeboat/cmd/lifeboat/internal/config"
+	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
 	"lifeboat/storage"
 )
@@ -19,6 +20,7 @@ const (
 	ExitIntegrity   = 4   // check or restore found damaged data
 	ExitDrillFailed = 5   // a restore drill failed (reasons printed)
 	ExitRegions     = 6   // lifeboat regions: a region is unreachable, misconfigured, refused, lacks conditional creates, or is behind
+	ExitNewerFormat = 7   // the repository's format version (or an object's) is newer than this lifeboat reads: upgrade lifeboat
 	ExitNoRepo      = 10  // no repository at the configured location
 	ExitWrongKey    = 12  // no key matches the identity or passphrase
 	ExitInterrupt   = 130 // interrupted (SIGINT, SIGTERM or SIGHUP)
@@ -69,6 +71,8 @@ func exitCode(err error, interrupted bool) int {
 		return ExitNoRepo
 	case errors.Is(err, repo.ErrWrongKey):
 		return ExitWrongKey
+	case errors.Is(err, format.ErrNewerVersion):
+		return ExitNewerFormat
 	case errors.As(err, &ce):
 		return ExitUsage
 	case errors.Is(err, storage.ErrConfig):

@@ -174,6 +174,7 @@ compressed (zstd) and encrypted (age), and stored in one or more regions
 		a.regionsCommand(),
 		a.drillCommand(),
 		a.daemonCommand(), a.statusCommand(),
+		a.migrateCommand(),
 	)
 	usageArgs(root)
 	return root

@@ -186,7 +186,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	}
 	end := r.Now()
 	snap := &format.Snapshot{
-		Version:  format.Version,
+		Version:  r.FormatVersion(),
 		Time:     start.UTC(),
 		Host:     opts.Host,
 		Username: opts.Username,
@@ -228,6 +228,7 @@ type backuper struct {
 	rootID *format.ID
 
 	filesNew, filesChanged, filesUnchanged atomic.Int64
+	extDropped                             sync.Once // fitFormat's notice
 
 	savers chan saveReq // chunks of large files to compress and pack
 	// chunkers holds the chunkers of large files, one per core: a large
@@ -388,6 +389,9 @@ func (b *backuper) enumerate(d *dirState, path string, names []string, old *form
 			continue // a mount point: stay on this file system
 		}
 		n, err := b.node(name, p, fi)
+		if err == nil {
+			err = b.fitFormat(&n)
+		}
 		if err != nil {
 			b.warn(p, err)
 			continue

@@ -6,10 +6,15 @@ import (
 	"time"
 )
 
-// Version is the repository format version this code writes. Readers accept
-// every version in [1, Version]. Version 2 stores trees in binary
-// (TreeBinary) instead of JSON; nothing else differs.
-const Version = 2
+// Version is the newest repository format version this code reads and
+// writes. Readers accept every version in [1, Version]; writers write what
+// the repository's config version allows (see TreeEncodingFor), and only
+// `lifeboat migrate` raises it. Version 2 stores trees in binary
+// (TreeBinary) instead of JSON; version 3 in binary with extension areas
+// (TreeBinaryExt), which hold extended attributes and inode flags. Nothing
+// else differs. FORMAT.md's "Versions of each object kind" says which
+// version field governs each object.
+const Version = 3
 
 // Algorithm identifiers recorded in the config. They are never reused for a
 // different algorithm.
@@ -67,7 +72,7 @@ func (c *Config) Validate() error {
 	case c.Version < 1:
 		return formatErr(what, "version %d", c.Version)
 	case c.Version > Version:
-		return formatErr(what, "version %d is newer than this lifeboat understands (%d); upgrade lifeboat", c.Version, Version)
+		return &VersionError{Object: what, Version: c.Version}
 	case len(c.ID) != 32:
 		return formatErr(what, "repository id %q", c.ID)
 	case c.Chunker.Algorithm != ChunkerFastCDC:
@@ -91,6 +96,20 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// VersionError reports an object of a format version newer than this code
+// understands. It wraps ErrNewerVersion (not ErrFormat).
+type VersionError struct {
+	Object  string // "config", "snapshot"
+	Version int    // the object's version
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("%s: format version %d is newer than this lifeboat understands (it reads versions 1 to %d): %v",
+		e.Object, e.Version, Version, ErrNewerVersion)
+}
+
+func (e *VersionError) Unwrap() error { return ErrNewerVersion }
 
 // EncodeConfig encodes a config as JSON.
 func EncodeConfig(c *Config) ([]byte, error) {

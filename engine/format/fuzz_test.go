@@ -1,6 +1,9 @@
 package format
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 )
@@ -9,12 +12,24 @@ func FuzzDecodeConfig(f *testing.F) {
 	data, _ := EncodeConfig(validConfig())
 	f.Add(data)
 	f.Add([]byte(`{}`))
+	for _, v := range []int{2, 3, 4, 1 << 40} {
+		c := validConfig()
+		c.Version = v
+		data, _ := json.Marshal(c)
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := DecodeConfig(data)
 		if err == nil {
 			if err := c.Validate(); err != nil {
 				t.Fatalf("decoded config does not validate: %v", err)
 			}
+			if c.Version < 1 || c.Version > Version {
+				t.Fatalf("decoded config of version %d", c.Version)
+			}
+		}
+		if errors.Is(err, ErrNewerVersion) && errors.Is(err, ErrFormat) {
+			t.Fatalf("error is both newer and malformed: %v", err)
 		}
 	})
 }
@@ -26,14 +41,28 @@ func FuzzDecodeKey(f *testing.F) {
 }
 
 func FuzzDecodeSnapshot(f *testing.F) {
-	data, _ := EncodeSnapshot(&Snapshot{Version: 1, Host: "h", Paths: []string{"/x"}, Tree: testID(1), Summary: &Summary{}})
-	f.Add(data)
-	f.Fuzz(func(t *testing.T, data []byte) { _, _ = DecodeSnapshot(data) })
+	for _, v := range []int{1, 2, 3, 4} {
+		data, _ := EncodeSnapshot(&Snapshot{Version: v, Host: "h", Paths: []string{"/x"}, Tree: testID(1), Summary: &Summary{}})
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := DecodeSnapshot(data)
+		if err == nil && (s.Version < 1 || s.Version > Version) {
+			t.Fatalf("decoded snapshot of version %d", s.Version)
+		}
+	})
 }
 
 func FuzzDecodeTree(f *testing.F) {
 	h, sub := testID(1), testID(2)
-	for _, enc := range []TreeEncoding{TreeJSON, TreeBinary} {
+	ext, _ := EncodeTree(extTree(), TreeBinaryExt)
+	f.Add(ext)
+	f.Add(ext[:len(ext)/2])
+	f.Add(lbt3("a", cat(field(extFlags<<1, []byte{0x10}), field(9<<1, []byte("optional"))), nil))
+	f.Add(lbt3("a", field(9<<1|1, []byte("must")), nil))
+	f.Add(lbt3("a", nil, field(7<<1|1, nil)))
+	f.Add(lbt3("a", field(extXattrs<<1, []byte{1, 6, 'u', 's', 'e', 'r', '.', 'a', 1, 'v'}), nil))
+	for _, enc := range []TreeEncoding{TreeJSON, TreeBinary, TreeBinaryExt} {
 		data, _ := EncodeTree(&Tree{Nodes: []Node{
 			{Name: "a", Type: TypeFile, Size: 1, Content: []ID{testID(3)}, Hash: &h},
 			{Name: "b", Type: TypeDir, Subtree: &sub},
@@ -51,6 +80,30 @@ func FuzzDecodeTree(f *testing.F) {
 		for _, n := range tr.Nodes {
 			if !ValidName(n.Name) {
 				t.Fatalf("decoded unsafe name %q", n.Name)
+			}
+		}
+		// What decodes re-encodes as LBT3 and decodes to the same tree
+		// (unknown optional fields aside, which are not kept).
+		again, err := EncodeTree(tr, TreeBinaryExt)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		tr2, err := DecodeTree(again)
+		if err != nil {
+			t.Fatalf("decode re-encoded: %v", err)
+		}
+		if len(tr2.Nodes) != len(tr.Nodes) {
+			t.Fatalf("re-encoded tree has %d nodes, want %d", len(tr2.Nodes), len(tr.Nodes))
+		}
+		for i := range tr.Nodes {
+			a, b := tr.Nodes[i], tr2.Nodes[i]
+			if a.Name != b.Name || a.Flags != b.Flags || len(a.Xattrs) != len(b.Xattrs) || a.LinkTarget != b.LinkTarget {
+				t.Fatalf("node %d changed on re-encoding: %+v -> %+v", i, a, b)
+			}
+			for j := range a.Xattrs {
+				if a.Xattrs[j].Name != b.Xattrs[j].Name || !bytes.Equal(a.Xattrs[j].Value, b.Xattrs[j].Value) {
+					t.Fatalf("node %d xattr %d changed on re-encoding", i, j)
+				}
 			}
 		}
 	})

@@ -12,6 +12,12 @@ import (
 // an unknown version, or hostile.
 var ErrFormat = errors.New("malformed repository data")
 
+// ErrNewerVersion marks stored data that a newer Lifeboat wrote and this
+// one does not understand: a config or snapshot of a higher format version,
+// a tree field that must be understood. It is not ErrFormat: the data is
+// not damaged, and a newer release reads it.
+var ErrNewerVersion = errors.New("written by a newer version of lifeboat; upgrade lifeboat")
+
 // decodeJSON strictly decodes one JSON value from data into v: unknown
 // fields and trailing data are errors, and so is input above maxSize.
 func decodeJSON(what string, data []byte, maxSize int, v any) error {

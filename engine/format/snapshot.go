@@ -5,7 +5,9 @@ import (
 	"time"
 )
 
-// Snapshot is a committed backup: a root tree plus who, when and what.
+// Snapshot is a committed backup: a root tree plus who, when and what. Its
+// Version is the repository format version it was written under (never
+// above the config's; the repository sets it on commit).
 // Stored sealed as SnapshotName(id) where id is the SHA-256 of the sealed
 // bytes.
 type Snapshot struct {
@@ -50,7 +52,9 @@ func DecodeSnapshot(data []byte) (*Snapshot, error) {
 		return nil, err
 	}
 	switch {
-	case s.Version < 1 || s.Version > Version:
+	case s.Version > Version:
+		return nil, &VersionError{Object: "snapshot", Version: s.Version}
+	case s.Version < 1:
 		return nil, formatErr("snapshot", "version %d", s.Version)
 	case s.Tree.IsZero():
 		return nil, formatErr("snapshot", "no tree")

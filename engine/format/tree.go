@@ -84,39 +84,56 @@ func ValidName(name string) bool {
 }
 
 // EncodeTree encodes a tree in the given encoding. Nodes must already be
-// sorted by name.
+// sorted by name. A node the encoding cannot store unchanged (see
+// TreeEncoding.CheckNode) is an error wrapping ErrNotRepresentable: nothing
+// is ever dropped or altered silently.
 func EncodeTree(t *Tree, enc TreeEncoding) ([]byte, error) {
 	switch enc {
 	case TreeJSON:
+		for i := range t.Nodes {
+			if err := enc.CheckNode(&t.Nodes[i]); err != nil {
+				return nil, fmt.Errorf("encode tree: %w", err)
+			}
+		}
 		if t.Nodes == nil {
 			t = &Tree{Nodes: []Node{}}
 		}
 		return json.Marshal(t)
 	case TreeBinary:
-		return encodeTreeBinary(nil, t)
+		return encodeTreeBinary(nil, t, false)
+	case TreeBinaryExt:
+		return encodeTreeBinary(nil, t, true)
 	}
 	return nil, fmt.Errorf("encode tree: unknown encoding %d", enc)
 }
 
-// DecodeTree strictly decodes and validates a tree blob in either encoding
-// (a binary tree starts with "LBT2", a JSON one with '{').
+// DecodeTree strictly decodes and validates a tree blob in any encoding (a
+// binary tree starts with "LBT2" or "LBT3", a JSON one with '{'). An LBT3
+// tree with an unknown must-understand field fails with an error wrapping
+// ErrNewerVersion; unknown optional fields are skipped.
 func DecodeTree(data []byte) (*Tree, error) {
 	if len(data) > MaxTreeSize {
 		return nil, formatErr("tree", "%d bytes exceeds the %d byte limit", len(data), MaxTreeSize)
 	}
 	var t *Tree
-	if bytes.HasPrefix(data, []byte(treeMagic)) {
+	switch {
+	case bytes.HasPrefix(data, []byte(treeMagic)), bytes.HasPrefix(data, []byte(treeExtMagic)):
 		var err error
-		if t, err = decodeTreeBinary(data); err != nil {
+		if t, err = decodeTreeBinary(data, data[3] == treeExtMagic[3]); err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		t = new(Tree)
 		if err := decodeJSON("tree", data, MaxTreeSize, t); err != nil {
 			return nil, err
 		}
 		if t.Nodes == nil {
 			return nil, formatErr("tree", "missing nodes")
+		}
+		for i := range t.Nodes {
+			if n := &t.Nodes[i]; n.Xattrs != nil || n.Flags != 0 {
+				return nil, formatErr("tree", "%q: xattrs and flags are not fields of a JSON tree", n.Name)
+			}
 		}
 	}
 	if err := t.validate(); err != nil {
@@ -137,6 +154,14 @@ func (t *Tree) validate() error {
 		}
 		if n.Mode&^0o7777 != 0 {
 			return formatErr("tree", "%q: mode %o", n.Name, n.Mode)
+		}
+		for j, x := range n.Xattrs {
+			if x.Name == "" || len(x.Name) > MaxXattrName || strings.Contains(x.Name, "\x00") || len(x.Value) > MaxXattrValue {
+				return formatErr("tree", "%q: extended attribute %q", n.Name, x.Name)
+			}
+			if j > 0 && n.Xattrs[j-1].Name >= x.Name {
+				return formatErr("tree", "%q: extended attributes not sorted or duplicated at %q", n.Name, x.Name)
+			}
 		}
 		switch n.Type {
 		case TypeFile:

@@ -48,7 +48,7 @@ func (r *Repository) CommitSnapshot(ctx context.Context, s *format.Snapshot) (fo
 		id, err := r.SaveSnapshot(ctx, s)
 		return id, nil, err
 	}
-	plain, err := format.EncodeSnapshot(s)
+	plain, err := r.encodeSnapshot(s)
 	if err != nil {
 		return format.ID{}, nil, fmt.Errorf("encode snapshot: %w", err)
 	}

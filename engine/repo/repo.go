@@ -83,6 +83,9 @@ type InitOptions struct {
 	Chunker     chunker.Params
 	Compression compress.Level
 	PackSize    int64
+	// FormatVersion is the repository's format version (0: format.Version).
+	// An older one keeps the repository readable by older releases.
+	FormatVersion int
 }
 
 // DefaultPackSize is the target size of a pack's plaintext.
@@ -126,8 +129,11 @@ func Init(ctx context.Context, st storage.Storage, opts InitOptions) (*Repositor
 	if _, err := io.ReadFull(opts.Rand, rid[:]); err != nil {
 		return nil, fmt.Errorf("init: repository id: %w", err)
 	}
+	if opts.FormatVersion == 0 {
+		opts.FormatVersion = format.Version
+	}
 	cfg := &format.Config{
-		Version: format.Version,
+		Version: opts.FormatVersion,
 		ID:      hex.EncodeToString(rid[:]),
 		Created: opts.Now().UTC(),
 		Chunker: format.ChunkerParam{
@@ -235,13 +241,17 @@ func Open(ctx context.Context, st storage.Storage, id *crypto.Identity, opts Opt
 		}
 		return nil, ErrWrongKey
 	}
-	plain, err := master.DataKey().Open(sealedCfg)
-	if err != nil {
-		return nil, &IntegrityError{Object: format.ConfigName, Err: err}
+	copies := []ConfigCopy{{Sealed: sealedCfg}}
+	if rs, ok := st.(storage.Replicated); ok && len(rs.Replicas()) > 1 {
+		// Every region's copy: they differ in version while a migrate
+		// is unfinished (resolveConfig).
+		copies = configCopies(ctx, rs.Replicas(), master.DataKey())
+	} else {
+		copies[0].Config, copies[0].Err = openConfig(master.DataKey(), sealedCfg)
 	}
-	cfg, err := format.DecodeConfig(plain)
+	cfg, err := resolveConfig(copies)
 	if err != nil {
-		return nil, &IntegrityError{Object: format.ConfigName, Err: err}
+		return nil, fmt.Errorf("open: %w", err)
 	}
 	r, err := newRepository(st, cfg, master, opts)
 	if err != nil {
@@ -251,7 +261,7 @@ func Open(ctx context.Context, st storage.Storage, id *crypto.Identity, opts Opt
 	return r, nil
 }
 
-// Config returns the repository config.
+// Config returns the repository config. Its Version is FormatVersion's.
 func (r *Repository) Config() *format.Config { return r.cfg }
 
 // Storage returns the storage the repository lives in.

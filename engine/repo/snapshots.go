@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -21,7 +22,7 @@ type SnapshotRef struct {
 // references must be durable. The object is created with a conditional put,
 // so an existing snapshot is never replaced.
 func (r *Repository) SaveSnapshot(ctx context.Context, s *format.Snapshot) (format.ID, error) {
-	data, err := format.EncodeSnapshot(s)
+	data, err := r.encodeSnapshot(s)
 	if err != nil {
 		return format.ID{}, fmt.Errorf("encode snapshot: %w", err)
 	}
@@ -32,6 +33,15 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *format.Snapshot) (form
 	return id, nil
 }
 
+// encodeSnapshot sets s.Version to the repository's format version (a
+// snapshot never carries a version the config does not allow, so the
+// releases that wrote the repository keep reading every snapshot) and
+// encodes it.
+func (r *Repository) encodeSnapshot(s *format.Snapshot) ([]byte, error) {
+	s.Version = r.cfg.Version
+	return format.EncodeSnapshot(s)
+}
+
 // LoadSnapshot reads and verifies one snapshot.
 func (r *Repository) LoadSnapshot(ctx context.Context, id format.ID) (*format.Snapshot, error) {
 	name := format.SnapshotName(id)
@@ -40,6 +50,9 @@ func (r *Repository) LoadSnapshot(ctx context.Context, id format.ID) (*format.Sn
 		return nil, err
 	}
 	s, err := format.DecodeSnapshot(plain)
+	if errors.Is(err, format.ErrNewerVersion) {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if err != nil {
 		return nil, &IntegrityError{Object: name, Err: err}
 	}
@@ -144,6 +157,9 @@ func (r *Repository) LoadTree(ctx context.Context, id format.ID) (*format.Tree, 
 		return nil, err
 	}
 	t, err := format.DecodeTree(data)
+	if errors.Is(err, format.ErrNewerVersion) {
+		return nil, fmt.Errorf("tree %s: %w", id.Short(), err)
+	}
 	if err != nil {
 		loc, _ := r.idx.Lookup(id)
 		return nil, &IntegrityError{Object: format.PackName(loc.Pack.ID), Blob: id, Err: err}
@@ -152,7 +168,11 @@ func (r *Repository) LoadTree(ctx context.Context, id format.ID) (*format.Tree, 
 }
 
 // SaveTree encodes and stores a tree blob, returning its ID. Trees are
-// encoded as the repository's format version prescribes.
+// encoded as the repository's format version prescribes; a node that
+// encoding cannot store unchanged (extended attributes before version 3, a
+// name that is not UTF-8 in version 1) is an error wrapping
+// format.ErrNotRepresentable, never stored altered (see
+// format.TreeEncoding.CheckNode, which writers use to leave such nodes out).
 func (r *Repository) SaveTree(ctx context.Context, t *format.Tree) (format.ID, error) {
 	data, err := format.EncodeTree(t, format.TreeEncodingFor(r.cfg.Version))
 	if err != nil {

@@ -1,0 +1,191 @@
+package migrate_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"lifeboat/crypto"
+	"lifeboat/engine/compress"
+	"lifeboat/engine/enginetest"
+	"lifeboat/engine/format"
+	"lifeboat/engine/migrate"
+	"lifeboat/engine/repo"
+	"lifeboat/storage"
+	"lifeboat/storage/fault"
+	"lifeboat/storage/mem"
+	"lifeboat/storage/regions"
+)
+
+// twoRegions returns a region set over two fault-injecting mem regions and
+// a repository of format version v in it.
+func twoRegions(t *testing.T, v int) (*regions.Set, []*fault.Storage, *crypto.Identity) {
+	t.Helper()
+	faults := []*fault.Storage{fault.New(mem.New()), fault.New(mem.New())}
+	set, err := regions.New([]regions.Region{{Name: "a", Storage: faults[0]}, {Name: "b", Storage: faults[1], Priority: 1}}, regions.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, rc := enginetest.Identity(t)
+	_, err = repo.Init(context.Background(), set, repo.InitOptions{
+		Options:   repo.Options{Rand: rand.NewChaCha8([32]byte{4})},
+		Recipient: rc, Chunker: enginetest.SmallParams, Compression: compress.LevelFastest, PackSize: 1 << 20,
+		FormatVersion: v,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set, faults, id
+}
+
+// configBytes returns each region's stored config object.
+func configBytes(t *testing.T, faults []*fault.Storage) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, f := range faults {
+		data, err := storage.ReadAll(context.Background(), f, format.ConfigName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, data)
+	}
+	return out
+}
+
+// treeMagic saves a one-node tree and returns the first four bytes of the
+// stored blob ("LBT2", "LBT3" or JSON).
+func treeMagic(t *testing.T, r *repo.Repository) string {
+	t.Helper()
+	ctx := context.Background()
+	id, err := r.SaveTree(ctx, &format.Tree{Nodes: []format.Node{{Name: "fifo", Type: format.TypeFIFO}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data, err := r.LoadBlob(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data[:4])
+}
+
+func TestMigrate(t *testing.T) {
+	for _, from := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", from), func(t *testing.T) {
+			ctx := context.Background()
+			set, faults, id := twoRegions(t, from)
+			before := configBytes(t, faults)
+			r := enginetest.Reopen(t, set, id)
+			if v := r.FormatVersion(); v != from {
+				t.Fatalf("new repository of version %d opens as %d", from, v)
+			}
+			plan, err := migrate.Run(ctx, r, migrate.Options{DryRun: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan.From != from || plan.To != 3 || !plan.Pending() || len(plan.Steps) != 2 || len(plan.Changes) == 0 {
+				t.Fatalf("dry run: %+v", plan)
+			}
+			for _, s := range plan.Steps {
+				if s.Action != "raise" || s.From != from || s.Done {
+					t.Fatalf("dry run step %+v", s)
+				}
+			}
+			if after := configBytes(t, faults); !bytes.Equal(after[0], before[0]) || !bytes.Equal(after[1], before[1]) {
+				t.Fatal("a dry run changed a config")
+			}
+			res, err := migrate.Run(ctx, r, migrate.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Pending() {
+				t.Fatalf("migrate left work: %+v", res)
+			}
+			after := configBytes(t, faults)
+			if !bytes.Equal(after[0], after[1]) {
+				t.Fatal("the regions' configs differ after migrate")
+			}
+			r = enginetest.Reopen(t, set, id)
+			if v := r.FormatVersion(); v != 3 {
+				t.Fatalf("migrated repository opens as version %d", v)
+			}
+			if m := treeMagic(t, r); m != "LBT3" {
+				t.Fatalf("migrated repository stores trees starting %q", m)
+			}
+			again, err := migrate.Run(ctx, r, migrate.Options{})
+			if err != nil || again.Pending() || again.Steps[0].Action != "none" || again.Steps[1].Action != "none" {
+				t.Fatalf("second migrate: %v %+v", err, again)
+			}
+		})
+	}
+}
+
+func TestInterruptedMigrate(t *testing.T) {
+	ctx := context.Background()
+	set, faults, id := twoRegions(t, 2)
+	// The config put in region b fails once: a crash between the regions.
+	rule := faults[1].FailOn(fault.OpPut, fault.Exact(format.ConfigName), fault.ErrInjected, 1)
+	r := enginetest.Reopen(t, set, id)
+	res, err := migrate.Run(ctx, r, migrate.Options{})
+	if !errors.Is(err, fault.ErrInjected) || rule.Hits() != 1 {
+		t.Fatalf("migrate = %v, want the injected failure", err)
+	}
+	if !res.Pending() || !res.Steps[0].Done || res.Steps[1].Done {
+		t.Fatalf("interrupted migrate: %+v", res)
+	}
+	// Half migrated: writers keep to version 2 in every region.
+	r = enginetest.Reopen(t, set, id)
+	if v := r.FormatVersion(); v != 2 {
+		t.Fatalf("half-migrated repository opens as version %d, want 2", v)
+	}
+	if m := treeMagic(t, r); m != "LBT2" {
+		t.Fatalf("half-migrated repository stores trees starting %q, want LBT2", m)
+	}
+	plan, err := migrate.Run(ctx, r, migrate.Options{DryRun: true})
+	if err != nil || plan.Steps[0].Action != "none" || plan.Steps[1].Action != "raise" {
+		t.Fatalf("plan after the interruption: %v %+v", err, plan)
+	}
+	if _, err := migrate.Run(ctx, r, migrate.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	cfgs := configBytes(t, faults)
+	if !bytes.Equal(cfgs[0], cfgs[1]) {
+		t.Fatal("re-run migrate sealed a second config: the regions' configs differ")
+	}
+	if v := enginetest.Reopen(t, set, id).FormatVersion(); v != 3 {
+		t.Fatalf("finished migrate opens as version %d", v)
+	}
+}
+
+func TestMigrateRefuses(t *testing.T) {
+	ctx := context.Background()
+	set, faults, id := twoRegions(t, 2)
+	r := enginetest.Reopen(t, set, id)
+	before := configBytes(t, faults)
+	for _, tc := range []struct {
+		name string
+		to   int
+		want error
+	}{
+		{"future version", 4, migrate.ErrBadVersion},
+		{"version zero", -1, migrate.ErrBadVersion},
+		{"downgrade", 1, migrate.ErrDowngrade},
+	} {
+		if _, err := migrate.Run(ctx, r, migrate.Options{To: tc.to}); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	rule := faults[1].FailOn(fault.OpGet, fault.Exact(format.ConfigName), fault.ErrInjected, -1)
+	if _, err := migrate.Run(ctx, r, migrate.Options{}); !errors.Is(err, migrate.ErrRegionUnreadable) {
+		t.Errorf("unreadable region: %v", err)
+	}
+	rule.Remove()
+	if after := configBytes(t, faults); !bytes.Equal(after[0], before[0]) || !bytes.Equal(after[1], before[1]) {
+		t.Fatal("a refused migrate changed a config")
+	}
+}
