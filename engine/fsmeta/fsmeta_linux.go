@@ -119,7 +119,7 @@ func SetFlags(fd int, flags uint32) error {
 		if IsUnsupported(err) && flags == 0 {
 			return nil
 		}
-		return fmt.Errorf("get inode flags: %w", err)
+		return fmt.Errorf("set inode flags %s: %w", FlagString(flags), err)
 	}
 	next := cur&^FlagMask | flags&FlagMask
 	if next == cur {

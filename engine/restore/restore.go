@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lifeboat/engine/format"
+	"lifeboat/engine/fsmeta"
 	"lifeboat/engine/repo"
 )
 
@@ -89,6 +90,14 @@ type Options struct {
 	// BatchFiles bounds the files planned at once (0: from the open-file
 	// limit, at most 4096).
 	BatchFiles int
+	// NoXattrs leaves extended attributes unrestored; SkipXattr, when not
+	// nil, leaves out the attributes it matches. An attribute that is
+	// restored but cannot be set is reported (ErrXattrs).
+	NoXattrs  bool
+	SkipXattr func(name string) bool
+	// NoFlags leaves inode flags (immutable, append-only, …) unset. They
+	// are set last of all, after every entry's times.
+	NoFlags bool
 }
 
 // Progress holds counters a reporter may read at any time.
@@ -168,6 +177,7 @@ func Run(ctx context.Context, r *repo.Repository, snap *format.Snapshot, opts Op
 		rs.deleteExtra()
 	}
 	rs.finishDirs()
+	rs.finishFlags()
 	return rs.result(), ctx.Err()
 }
 
@@ -221,6 +231,9 @@ type restorer struct {
 	rand   io.Reader
 
 	sweeps []sweepDir // restored directories, for Options.Delete
+
+	flagsMu   sync.Mutex
+	pendFlags []pendingFlags // entries whose inode flags are set last
 
 	files, skipped, dirCount, linkCount, errCount, bytes atomic.Int64
 	conflicts, deleted                                   atomic.Int64
@@ -568,11 +581,16 @@ func (rs *restorer) special(dfd int, n *format.Node, sp string) error {
 	case format.TypeSocket:
 		return nil // sockets are recreated by their servers; nothing to restore
 	}
+	// Linux refuses user.* attributes on symlinks and devices, so a
+	// snapshot taken there has none to set.
+	xerr := rs.setXattrs(n, func(name string, value []byte) error {
+		return fsmeta.SetXattr(entryPath(dfd, n.Name), name, value)
+	})
 	if err := rs.setMeta(dfd, n.Name, n, n.Type != format.TypeSymlink); err != nil {
 		return err
 	}
 	rs.files.Add(1)
-	return nil
+	return xerr
 }
 
 // setMeta sets owner, mode (unless chmod is false: symlinks have none) and
@@ -691,10 +709,17 @@ func (rs *restorer) finishDirs() {
 		if d.node == nil || d.parent == nil {
 			continue
 		}
-		err := rs.dirFDs.at(d.parent, func(pfd int) error { return rs.setMeta(pfd, d.name, d.node, true) })
-		if err != nil {
+		var xerr error
+		err := rs.dirFDs.at(d.parent, func(pfd int) error {
+			// Set after the entries were created: a default ACL applies
+			// to what is created in the directory afterwards.
+			xerr = rs.syncXattrs(entryPath(pfd, d.name), d.node)
+			return rs.setMeta(pfd, d.name, d.node, true)
+		})
+		if err = errors.Join(err, xerr); err != nil {
 			rs.fail("/"+d.rel, err)
 		}
+		rs.queueFlags(pendingFlags{dir: d.parent, name: d.name, snapPath: "/" + d.rel, flags: d.node.Flags, isDir: true})
 	}
 }
 
