@@ -17,17 +17,7 @@ import (
 func Mount(t testing.TB, fstype string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), fstype)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount(fstype, dir, fstype, unix.MS_NOSUID|unix.MS_NODEV, "size=64m,mode=0755"); err != nil {
-		t.Fatalf("mount %s on %s (tests of extended attributes run as root): %v", fstype, dir, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
+	MountAt(t, dir, fstype)
 	return dir
 }
 
@@ -110,4 +100,21 @@ func Flags(t testing.TB, path string) uint32 {
 		t.Fatalf("get inode flags of %s: %v", path, err)
 	}
 	return f
+}
+
+// MountAt mounts a new file system of type fstype on dir (created if
+// missing) and unmounts it when the test ends.
+func MountAt(t testing.TB, dir, fstype string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(fstype, dir, fstype, unix.MS_NOSUID|unix.MS_NODEV, "size=64m,mode=0755"); err != nil {
+		t.Fatalf("mount %s on %s (tests of extended attributes run as root): %v", fstype, dir, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
 }
