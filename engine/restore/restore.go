@@ -112,10 +112,13 @@ type Progress struct {
 // Result summarises a restore. Skipped counts the entries kept as they
 // were in the target, Conflicts among them (also counted in Skipped) those
 // not restored because an entry of another type is in the way; Deleted
-// counts the entries Options.Delete removed.
+// counts the entries Options.Delete removed. XattrErrors counts the
+// failures (also in Errors) to set extended attributes or inode flags of
+// entries that were restored (ErrXattrs).
 type Result struct {
 	Files, Skipped, Dirs, Links, Errors int64
 	Conflicts, Deleted                  int64
+	XattrErrors                         int64
 	Bytes                               int64
 }
 
@@ -237,6 +240,7 @@ type restorer struct {
 
 	files, skipped, dirCount, linkCount, errCount, bytes atomic.Int64
 	conflicts, deleted                                   atomic.Int64
+	xattrErrs                                            atomic.Int64
 }
 
 // sweepDir is a restored directory whose entries that the snapshot does
@@ -272,11 +276,14 @@ type pendingLink struct {
 func (rs *restorer) result() *Result {
 	return &Result{Files: rs.files.Load(), Skipped: rs.skipped.Load(), Dirs: rs.dirCount.Load(),
 		Links: rs.linkCount.Load(), Errors: rs.errCount.Load(), Bytes: rs.bytes.Load(),
-		Conflicts: rs.conflicts.Load(), Deleted: rs.deleted.Load()}
+		Conflicts: rs.conflicts.Load(), Deleted: rs.deleted.Load(), XattrErrors: rs.xattrErrs.Load()}
 }
 
 func (rs *restorer) fail(p string, err error) {
 	rs.errCount.Add(1)
+	if errors.Is(err, ErrXattrs) {
+		rs.xattrErrs.Add(1)
+	}
 	rs.opts.Progress.Errors.Add(1)
 	if rs.opts.OnError != nil {
 		rs.opts.OnError(p, err)
