@@ -16,6 +16,13 @@ fi
 dir=$base/s3rver-$VERSION
 js=$dir/node_modules/s3rver/bin/s3rver.js
 
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	# A fresh machine without Node: as root, Debian's packages bring it.
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "install-s3rver: installing nodejs and npm with apt-get" >&2
+		apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >&2
+	fi
+fi
 for tool in node npm; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "install-s3rver: $tool not found (apt-get install nodejs npm)" >&2

@@ -254,6 +254,7 @@ func writeVectorRepo(t *testing.T, dir string) {
 		Options:   repo.Options{Now: now, Rand: vectorRand()},
 		Recipient: rc, KeyLabel: "vectors", Host: "vectors-host", Username: "user",
 		Chunker: vectorChunker, PackSize: 1 << 20,
+		FormatVersion: 2, // README.md: a version 2 repository
 	})
 	if err != nil {
 		t.Fatal(err)

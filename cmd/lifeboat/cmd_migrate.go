@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,8 +13,9 @@ import (
 
 func (a *app) migrateCommand() *cobra.Command {
 	var o struct {
-		to     int
-		dryRun bool
+		to       int
+		dryRun   bool
+		lockWait time.Duration
 	}
 	cmd := &cobra.Command{
 		Use:   "migrate",
@@ -27,8 +29,9 @@ refuse the repository afterwards, saying its version is newer.
 
 A migrate interrupted between regions leaves the repository at the old
 version (writers take the lowest version among the regions) until it is run
-again, which finishes it. Every region must be reachable. --dry-run prints
-what would change and writes nothing.`, format.Version),
+again, which finishes it. Every region must be reachable. Migrate takes the
+repository lock, as check and sync do. --dry-run prints what would change
+and writes nothing.`, format.Version),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.to != 0 && (o.to < 1 || o.to > format.Version) {
@@ -39,7 +42,17 @@ what would change and writes nothing.`, format.Version),
 			if err != nil {
 				return err
 			}
-			res, err := migrate.Run(ctx, r, migrate.Options{To: o.to, DryRun: o.dryRun})
+			held := noLockHeld(ctx)
+			if !o.dryRun {
+				// Not alongside a check or a sync (which compares the
+				// regions' configs byte for byte).
+				if held, err = a.takeRepoLock(ctx, r.Storage(), o.lockWait); err != nil {
+					return err
+				}
+				defer held.release()
+			}
+			res, err := migrate.Run(held.ctx, r, migrate.Options{To: o.to, DryRun: o.dryRun})
+			err = held.lost(err)
 			if errors.Is(err, migrate.ErrDowngrade) || errors.Is(err, migrate.ErrBadVersion) {
 				return withCode(ExitUsage, err)
 			}
@@ -86,5 +99,6 @@ what would change and writes nothing.`, format.Version),
 	f := cmd.Flags()
 	f.IntVar(&o.to, "to", 0, fmt.Sprintf("target format `VERSION` (default %d)", format.Version))
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would change; write nothing")
+	lockWaitFlag(cmd, &o.lockWait)
 	return cmd
 }

@@ -5,5 +5,9 @@
 // repository root is the prose specification of the same bytes.
 //
 // Every decoder here treats its input as hostile: it bounds sizes, rejects
-// trailing garbage and unknown versions, and is fuzzed.
+// trailing garbage and unknown versions, and is fuzzed. A version newer than
+// this code reads (a config, a snapshot, a tree field that must be
+// understood) fails with ErrNewerVersion rather than ErrFormat; a value a
+// tree encoding cannot store unchanged fails to encode with
+// ErrNotRepresentable.
 package format

@@ -12,5 +12,10 @@
 //     object a snapshot depends on is durable before the snapshot is written;
 //   - a pack no index names (left by a crash) is indexed only after it was
 //     downloaded and verified whole, and is never deleted;
-//   - the repository never holds file data in memory beyond a few packs.
+//   - the repository never holds file data in memory beyond a few packs;
+//   - writers never store an object the repository's format version does
+//     not allow (trees in its encoding, snapshots of its version); the
+//     version is the lowest among the regions' configs while a migrate is
+//     unfinished, and a config of a version this code does not read makes
+//     Open fail with format.ErrNewerVersion, not an integrity error.
 package repo
