@@ -129,7 +129,7 @@ func (a *app) lsCommand() *cobra.Command {
 					}
 					return a.printJSON(out)
 				}
-				if !long {
+				if !long && !xattrs {
 					fmt.Fprintln(a.stdout, p)
 					return nil
 				}
@@ -158,7 +158,7 @@ func (a *app) lsCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "long listing (mode, owner, size, mtime)")
-	cmd.Flags().BoolVar(&xattrs, "xattrs", false, "with -l: list each entry's extended attributes (name and size) and inode flags below it")
+	cmd.Flags().BoolVar(&xattrs, "xattrs", false, "long listing with each entry's extended attributes (name and size) and inode flags below it")
 	return cmd
 }
 
