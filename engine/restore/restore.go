@@ -69,7 +69,8 @@ type Options struct {
 	Overwrite Overwrite
 	// Workers reading packs in parallel (0: GOMAXPROCS+1).
 	Workers int
-	// Owner restores uid/gid (default: only when running as root).
+	// Owner restores uid/gid and the privileged extended attributes
+	// (security.*, trusted.*) (default: only when running as root).
 	Owner *bool
 	// Progress receives counters (may be nil).
 	Progress *Progress

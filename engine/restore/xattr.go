@@ -19,9 +19,21 @@ import (
 // the restore is partial.
 var ErrXattrs = errors.New("extended attributes or inode flags not restored")
 
-// wantXattr reports whether the attribute name is restored.
+// wantXattr reports whether the attribute name is restored. The
+// privileged namespaces (security.*, trusted.*) go with ownership: like
+// uid and gid they are restored only when owners are (as root), since
+// the kernel refuses them to anyone else; a drill checks them the same
+// way.
 func (rs *restorer) wantXattr(name string) bool {
+	if privileged(name) && !rs.owner {
+		return false
+	}
 	return !rs.opts.NoXattrs && (rs.opts.SkipXattr == nil || !rs.opts.SkipXattr(name))
+}
+
+// privileged reports whether only a privileged process may set name.
+func privileged(name string) bool {
+	return strings.HasPrefix(name, "security.") || strings.HasPrefix(name, "trusted.")
 }
 
 // entryPath names the entry name of the directory descriptor dfd for the

@@ -225,3 +225,25 @@ func TestXattrUnsupportedTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivilegedXattrsFollowOwner: without owners (a restore as non-root),
+// the security.* and trusted.* attributes are left out like uid and gid,
+// not reported one error per file; user attributes and ACLs still restore.
+func TestPrivilegedXattrsFollowOwner(t *testing.T) {
+	r, src, snap := xattrSnapshot(t)
+	target := fsmetatest.Mount(t, "tmpfs") + "/target"
+	no := false
+	res, log := restoreTo(t, r, snap, restore.Options{Target: target, Owner: &no})
+	if len(log.errs) > 0 || res.XattrErrors != 0 {
+		t.Fatalf("restore errors: %v (%d attribute errors)", log.errs, res.XattrErrors)
+	}
+	for p, want := range xattrWant() {
+		got := listXattrs(t, target+src+p)
+		for name, v := range want {
+			priv := strings.HasPrefix(name, "security.") || strings.HasPrefix(name, "trusted.")
+			if g, ok := got[name]; priv == ok || (ok && !bytes.Equal(g, v)) {
+				t.Errorf("%s: %s = %q (present %v), privileged %v", p, name, g, ok, priv)
+			}
+		}
+	}
+}
