@@ -24,6 +24,10 @@ import (
 
 // app holds the CLI's state for one invocation.
 type app struct {
+	// readOnlyOpen is set by commands that only read (restore, ls,
+	// snapshots): they start once one region has opened (openMode).
+	readOnlyOpen bool
+
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
@@ -111,7 +115,7 @@ func (a *app) openStorage(ctx context.Context, create bool) (storage.Storage, er
 	if err != nil {
 		return nil, err
 	}
-	return buildStorage(ctx, cfg, create, a.getenv, a.stderr)
+	return buildStorageFor(ctx, cfg, openMode{create: create, readOnly: a.readOnlyOpen && !create}, a.getenv, a.stderr)
 }
 
 func (a *app) cacheDir() string {

@@ -17,7 +17,7 @@ import (
 func (a *app) backupCommand() *cobra.Command {
 	var o struct {
 		excludes, excludeFiles, tags []string
-		oneFS, force                 bool
+		oneFS, force, noXattrs       bool
 		host, parent, source         string
 	}
 	cmd := &cobra.Command{
@@ -27,6 +27,12 @@ func (a *app) backupCommand() *cobra.Command {
 mtime, ctime and inode as in the parent snapshot: the latest with the same host
 and paths) are not read again. Files that cannot be read are reported and
 skipped; the snapshot is then marked partial and the exit code is 3.
+
+Extended attributes (user.*; POSIX ACLs, file capabilities and the other
+security.*, trusted.* and system.* attributes this process may read) and inode
+flags (chattr's immutable, append-only, no-dump, …) are stored with each file,
+directory and symlink; privileged attributes this process may not read are
+left out with one warning. --no-xattrs leaves out the extended attributes.
 
 --source NAME backs up a source of the configuration now, exactly as the
 daemon's scheduled backup of it would: its paths, excludes, exclude file,
@@ -84,6 +90,7 @@ misconfigured, 1 when it is down).`,
 				rep.warn(msg)
 			})
 			opts.OnNotice = func(err error) { rep.warn(err.Error()) }
+			opts.NoXattrs = o.noXattrs
 			res, err := backup.Run(ctx, r, opts)
 			rep.stop()
 			if err != nil {
@@ -121,6 +128,7 @@ misconfigured, 1 when it is down).`,
 	f.StringVar(&o.host, "host", "", "record this host name (default: this machine's)")
 	f.StringVar(&o.parent, "parent", "", "use this snapshot as the parent instead of the latest")
 	f.BoolVar(&o.force, "force", false, "read every file, ignoring any parent snapshot")
+	f.BoolVar(&o.noXattrs, "no-xattrs", false, "do not back up extended attributes (ACLs and file capabilities included)")
 	f.StringVar(&o.source, "source", "", "back up the configured source `NAME` (its paths, excludes, tags and host)")
 	return cmd
 }

@@ -153,7 +153,8 @@ func (a *app) runDrill(ctx context.Context, d *config.Drill, o drillOverrides) (
 		}
 		return rep
 	}
-	st, err := buildStorage(ctx, &sub, false, a.getenv, warn)
+	// Opened as a restore after the outage would open them.
+	st, err := buildStorageFor(ctx, &sub, openMode{readOnly: true}, a.getenv, warn)
 	if err != nil {
 		return unavailable(err), nil
 	}

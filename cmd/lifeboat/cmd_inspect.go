@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"lifeboat/cmd/lifeboat/internal/config"
 	"lifeboat/engine/check"
 	"lifeboat/engine/format"
+	"lifeboat/engine/fsmeta"
 	"lifeboat/engine/repo"
 )
 
@@ -27,6 +27,7 @@ func (a *app) snapshotsCommand() *cobra.Command {
 		Short: "List snapshots",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.readOnlyOpen = true
 			r, err := a.openRepoOnly(cmd.Context()) // listing needs no index
 			if err != nil {
 				return err
@@ -90,13 +91,14 @@ func (a *app) snapshotsCommand() *cobra.Command {
 }
 
 func (a *app) lsCommand() *cobra.Command {
-	var long bool
+	var long, xattrs bool
 	cmd := &cobra.Command{
 		Use:   "ls SNAPSHOT|latest [PATH]",
 		Short: "List the files in a snapshot",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			a.readOnlyOpen = true
 			r, err := a.openRepo(ctx)
 			if err != nil {
 				return err
@@ -115,10 +117,21 @@ func (a *app) lsCommand() *cobra.Command {
 					return nil
 				}
 				if a.flags.json {
-					return a.printJSON(map[string]any{"path": p, "type": n.Type, "mode": fmt.Sprintf("%04o", n.Mode),
-						"size": n.Size, "mtime": n.MTime, "uid": n.UID, "gid": n.GID, "link_target": n.LinkTarget})
+					out := map[string]any{"path": p, "type": n.Type, "mode": fmt.Sprintf("%04o", n.Mode),
+						"size": n.Size, "mtime": n.MTime, "uid": n.UID, "gid": n.GID, "link_target": n.LinkTarget}
+					if len(n.Xattrs) > 0 {
+						xs := make([]map[string]any, len(n.Xattrs))
+						for i, x := range n.Xattrs {
+							xs[i] = map[string]any{"name": x.Name, "size": len(x.Value)}
+						}
+						out["xattrs"] = xs
+					}
+					if n.Flags != 0 {
+						out["flags"] = fsmeta.FlagString(n.Flags)
+					}
+					return a.printJSON(out)
 				}
-				if !long {
+				if !long && !xattrs {
 					fmt.Fprintln(a.stdout, p)
 					return nil
 				}
@@ -128,6 +141,16 @@ func (a *app) lsCommand() *cobra.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s%s\n", modeString(n), ownerName(n.User, n.UID), ownerName(n.Group, n.GID),
 					n.Size, n.MTime.Local().Format("2006-01-02 15:04:05"), p, target)
+				if xattrs {
+					// Lines without cells: the columns are aligned
+					// between them.
+					for _, x := range n.Xattrs {
+						fmt.Fprintf(tw, "    xattr %s (%d bytes)\n", x.Name, len(x.Value))
+					}
+					if n.Flags != 0 {
+						fmt.Fprintf(tw, "    flags %s\n", fsmeta.FlagString(n.Flags))
+					}
+				}
 				return nil
 			})
 			if err != nil {
@@ -137,6 +160,7 @@ func (a *app) lsCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "long listing (mode, owner, size, mtime)")
+	cmd.Flags().BoolVar(&xattrs, "xattrs", false, "long listing with each entry's extended attributes (name and size) and inode flags below it")
 	return cmd
 }
 
@@ -147,32 +171,44 @@ func ownerName(name string, id uint32) string {
 	return fmt.Sprint(id)
 }
 
+// modeString is the mode as ls -l prints it: the type (- d l p s b c),
+// then rwx for owner, group and others, with setuid, setgid and sticky as
+// s/S and t/T.
 func modeString(n *format.Node) string {
-	m := fs.FileMode(n.Mode & 0o777)
-	if n.Mode&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if n.Mode&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if n.Mode&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
+	b := []byte("-rwxrwxrwx")
 	switch n.Type {
 	case format.TypeDir:
-		m |= fs.ModeDir
+		b[0] = 'd'
 	case format.TypeSymlink:
-		m |= fs.ModeSymlink
+		b[0] = 'l'
 	case format.TypeFIFO:
-		m |= fs.ModeNamedPipe
+		b[0] = 'p'
 	case format.TypeSocket:
-		m |= fs.ModeSocket
+		b[0] = 's'
 	case format.TypeDev:
-		m |= fs.ModeDevice
+		b[0] = 'b'
 	case format.TypeCharDev:
-		m |= fs.ModeDevice | fs.ModeCharDevice
+		b[0] = 'c'
 	}
-	return m.String()
+	for i := 0; i < 9; i++ {
+		if n.Mode&(1<<(8-i)) == 0 {
+			b[1+i] = '-'
+		}
+	}
+	for _, s := range []struct {
+		bit uint32
+		pos int
+		c   byte
+	}{{0o4000, 3, 's'}, {0o2000, 6, 's'}, {0o1000, 9, 't'}} {
+		if n.Mode&s.bit != 0 {
+			if b[s.pos] == '-' {
+				b[s.pos] = s.c - 'a' + 'A'
+			} else {
+				b[s.pos] = s.c
+			}
+		}
+	}
+	return string(b)
 }
 
 // walkTree calls fn for every node below tree id, depth first, in order.

@@ -22,6 +22,7 @@ func (a *app) restoreCommand() *cobra.Command {
 		includes, excludes      []string
 		tags, paths             []string
 		delete                  bool
+		noXattrs, noFlags       bool
 	}
 	cmd := &cobra.Command{
 		Use:   "restore SNAPSHOT|latest --target DIR",
@@ -36,7 +37,15 @@ differs from the snapshot's (a directory where the snapshot has a file, …) is
 a conflict, reported and left as it is (exit code 3). --delete makes the target
 identical to the snapshot instead: it removes such entries, and every entry of
 a restored directory that the snapshot does not have (only within --include,
-never what --exclude matches), and lists what it removed.`,
+never what --exclude matches), and lists what it removed.
+
+Extended attributes (user.*, POSIX ACLs, file capabilities in security.*,
+trusted.*) are restored after each file's content and owner; inode flags
+(chattr's immutable, append-only, no-dump, …) last of all. An attribute or flag
+the target's file system does not support, or this process may not set (most
+but user.* and ACLs need root), is reported by name and the restore is partial
+(exit code 3). --no-xattrs and --no-flags leave them out. A file that is
+immutable or append-only in the target is a conflict (chattr -i to replace it).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -62,6 +71,7 @@ never what --exclude matches), and lists what it removed.`,
 				}
 				exclude = m
 			}
+			a.readOnlyOpen = true
 			r, err := a.openRepo(ctx)
 			if err != nil {
 				return err
@@ -82,7 +92,7 @@ never what --exclude matches), and lists what it removed.`,
 			var failMu sync.Mutex
 			res, err := restore.Run(ctx, r, snap.Snapshot, restore.Options{
 				Target: o.target, Include: include, Exclude: exclude, Overwrite: mode, Progress: prog,
-				Delete: o.delete,
+				Delete: o.delete, NoXattrs: o.noXattrs, NoFlags: o.noFlags,
 				OnDelete: func(p string, dir bool) {
 					failMu.Lock()
 					defer failMu.Unlock()
@@ -118,7 +128,8 @@ never what --exclude matches), and lists what it removed.`,
 					"message_type": "summary", "snapshot_id": snap.ID.String(), "target": o.target,
 					"files_restored": res.Files, "files_skipped": res.Skipped, "dirs": res.Dirs,
 					"hard_links": res.Links, "bytes_restored": res.Bytes, "errors": res.Errors, "failures": failures,
-					"conflicts": res.Conflicts, "entries_deleted": res.Deleted, "deleted": deleted,
+					"xattr_errors": res.XattrErrors,
+					"conflicts":    res.Conflicts, "entries_deleted": res.Deleted, "deleted": deleted,
 					"regions": reads.Regions, "failovers": reads.Failovers, "repairs": reads.Repairs,
 				}); err != nil {
 					return err
@@ -141,8 +152,11 @@ never what --exclude matches), and lists what it removed.`,
 			if res.Conflicts > 0 {
 				fmt.Fprintf(a.stderr, "error: %d entries conflict with an entry of another type in the target and were skipped (--delete replaces them)\n", res.Conflicts)
 			}
-			if res.Errors > 0 {
-				fmt.Fprintf(a.stderr, "error: %d entries could not be restored\n", res.Errors)
+			if n := res.Errors - res.XattrErrors; n > 0 {
+				fmt.Fprintf(a.stderr, "error: %d entries could not be restored\n", n)
+			}
+			if res.XattrErrors > 0 {
+				fmt.Fprintf(a.stderr, "error: %d failures to set extended attributes or inode flags of restored entries (--no-xattrs, --no-flags leave them out)\n", res.XattrErrors)
 			}
 			switch {
 			case integrity:
@@ -159,6 +173,8 @@ never what --exclude matches), and lists what it removed.`,
 	f.StringArrayVarP(&o.excludes, "exclude", "e", nil, "do not restore paths matching `PATTERN` (repeatable)")
 	f.StringVar(&o.overwrite, "overwrite", "always", "existing files: always, if-changed (keep files whose content already matches) or never")
 	f.BoolVar(&o.delete, "delete", false, "make the target identical to the snapshot: remove entries of another type in the way and entries the snapshot does not have (within --include, not --exclude)")
+	f.BoolVar(&o.noXattrs, "no-xattrs", false, "do not restore extended attributes (ACLs and file capabilities included)")
+	f.BoolVar(&o.noFlags, "no-flags", false, "do not restore inode flags (immutable, append-only, no-dump, …)")
 	f.StringVar(&o.host, "host", "", "with latest: only snapshots of this host")
 	f.StringArrayVar(&o.tags, "tag", nil, "with latest: only snapshots with this tag")
 	f.StringArrayVar(&o.paths, "path", nil, "with latest: only snapshots of exactly these paths")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -32,6 +33,39 @@ import (
 // any failure is fatal. Errors that a configuration change must fix
 // (storage.ErrConfig) say what to fix.
 func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv func(string) string, warn io.Writer) (storage.Storage, error) {
+	return buildStorageFor(ctx, cfg, openMode{create: create}, getenv, warn)
+}
+
+// openMode says what a command needs of its regions when it opens them.
+type openMode struct {
+	// create (init): every region must open.
+	create bool
+	// readOnly: the command only reads (restore, ls, snapshots, a
+	// drill), so one open region is enough to start. Once one has
+	// opened, the others get stragglerGrace(time it took) more instead
+	// of their whole open_timeout: a region that hangs then costs about
+	// a second, and is down for this run (its reads fail over). Commands
+	// that write wait the full open_timeout, since a region left out is
+	// behind and may cost the write quorum.
+	readOnly bool
+}
+
+// Bounds of the grace a read-only command gives the regions still opening
+// after the first one opened.
+const (
+	stragglerFloor  = time.Second
+	stragglerFactor = 4
+)
+
+// stragglerGrace is how much longer the regions still opening may take
+// once the first opened after first.
+func stragglerGrace(first time.Duration) time.Duration {
+	return max(stragglerFloor, stragglerFactor*first)
+}
+
+// buildStorageFor is buildStorage with the command's needs spelled out.
+func buildStorageFor(ctx context.Context, cfg *config.Config, mode openMode, getenv func(string) string, warn io.Writer) (storage.Storage, error) {
+	create := mode.create
 	// With other regions to fail over to, a region's transient errors are
 	// retried once, not waited out, and a timeout not at all: the set
 	// serves the object elsewhere and repairs the region later.
@@ -43,15 +77,37 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 	rcs := cfg.RegionsByPriority()
 	sts := make([]storage.Storage, len(rcs))
 	errs := make([]error, len(rcs))
+	// Stragglers of a read-only open are cut short through octx.
+	octx, cutStragglers := context.WithCancelCause(ctx)
+	defer cutStragglers(nil)
+	var once sync.Once
+	var timer *time.Timer
+	start := time.Now()
 	var g errgroup.Group
 	g.SetLimit(max(1, len(rcs)))
 	for i := range rcs {
 		g.Go(func() error {
-			sts[i], errs[i] = openRegionBounded(ctx, &rcs[i], create, getenv)
+			st, err := openRegionBounded(octx, &rcs[i], create, getenv)
+			if err != nil && ctx.Err() == nil && octx.Err() != nil {
+				// Cut short: another region opened long before.
+				err = storage.MarkTransient(fmt.Errorf("%w (%w)", context.Cause(octx), err))
+			}
+			sts[i], errs[i] = st, err
+			if err == nil && mode.readOnly && len(rcs) > 1 {
+				once.Do(func() {
+					grace := stragglerGrace(time.Since(start))
+					timer = time.AfterFunc(grace, func() {
+						cutStragglers(fmt.Errorf("%w: no answer within %v of the first region to open (reads need one region)", errStraggler, grace.Round(time.Millisecond)))
+					})
+				})
+			}
 			return nil
 		})
 	}
 	_ = g.Wait()
+	if timer != nil {
+		timer.Stop()
+	}
 	closeAll := func() {
 		for _, st := range sts {
 			if st != nil {
@@ -107,6 +163,10 @@ func buildStorage(ctx context.Context, cfg *config.Config, create bool, getenv f
 	}
 	return set, nil
 }
+
+// errStraggler marks a region a read-only command stopped waiting for
+// because another region had opened long before.
+var errStraggler = errors.New("region still opening")
 
 // openRegionBounded opens one region within its open timeout. A region
 // that does not answer in time is down (a transient error), and an error

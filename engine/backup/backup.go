@@ -46,8 +46,12 @@ type Options struct {
 	OnWarning func(path string, err error)
 	// Program names the writer in the snapshot.
 	Program string
-	// OnNotice is called for repository findings that do not affect the
-	// snapshot: an orphan pack (stored by a crashed backup, named by no
+	// NoXattrs leaves extended attributes out of the snapshot (inode
+	// flags are still recorded).
+	NoXattrs bool
+	// OnNotice is called for findings that do not make the snapshot
+	// partial: extended attributes of the privileged namespaces that this
+	// process may not read (once per run), an orphan pack (stored by a crashed backup, named by no
 	// index) that failed verification and was not adopted, or adoption
 	// that could not run (may be nil).
 	OnNotice func(err error)
@@ -118,6 +122,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	defer cancel(nil)
 	b := &backuper{
 		r: r, opts: opts, ctx: ctx, cancel: cancel,
+		meta:    newMetaState(format.TreeEncodingFor(r.FormatVersion()).StoresExtensions(), &opts),
 		jobs:    make(chan fileJob, 4*opts.Workers),
 		params:  r.ChunkerParams(),
 		users:   newNameCache(),
@@ -226,6 +231,7 @@ type backuper struct {
 	params chunker.Params
 	users  *nameCache
 	rootID *format.ID
+	meta   *metaState
 
 	filesNew, filesChanged, filesUnchanged atomic.Int64
 	extDropped                             sync.Once // fitFormat's notice
@@ -349,6 +355,13 @@ func (b *backuper) walkDir(d *dirState, path string, old *format.Tree) {
 	f, err := os.Open(path)
 	var names []string
 	if err == nil {
+		if d.parent != nil && b.meta.flags {
+			// The directory's own node waits in its parent for this walk.
+			n := &d.parent.nodes[d.slot]
+			if rc, err := f.SyscallConn(); err == nil {
+				_ = rc.Control(func(fd uintptr) { b.readFlags(path, int(fd), n) })
+			}
+		}
 		names, err = f.Readdirnames(-1)
 		f.Close()
 	}
@@ -388,8 +401,10 @@ func (b *backuper) enumerate(d *dirState, path string, names []string, old *form
 		} else if b.opts.OneFileSystem && fi.IsDir() && devOf(fi) != d.dev {
 			continue // a mount point: stay on this file system
 		}
+		o := olds[name]
 		n, err := b.node(name, p, fi)
 		if err == nil {
+			b.readXattrs(p, &n, o)
 			err = b.fitFormat(&n)
 		}
 		if err != nil {
@@ -399,13 +414,16 @@ func (b *backuper) enumerate(d *dirState, path string, names []string, old *form
 		slot := len(d.nodes)
 		switch n.Type {
 		case format.TypeFile:
-			if o := olds[name]; o != nil && unchanged(o, &n) && b.haveAll(o.Content) {
+			if o != nil && unchanged(o, &n) && b.haveAll(o.Content) {
 				n.Content, n.Hash = o.Content, o.Hash
+				if !b.reuseFlags(&n, o) {
+					b.openFlags(p, &n)
+				}
 				b.filesUnchanged.Add(1)
 				b.opts.Progress.FilesDone.Add(1)
 				b.opts.Progress.BytesDone.Add(int64(n.Size))
 			} else {
-				if olds[name] != nil {
+				if o != nil {
 					b.filesChanged.Add(1)
 				} else {
 					b.filesNew.Add(1)
@@ -651,6 +669,7 @@ func (b *backuper) saveFile(path string, node *format.Node) error {
 		return &fileError{err}
 	}
 	defer f.Close()
+	b.readFlags(path, f.fd, node)
 	var content []format.ID
 	var size uint64
 	save := func(chunk []byte) error {

@@ -6,7 +6,17 @@
 // directory and memory is bounded by the number of files in flight.
 //
 // A file whose size, mtime, ctime and inode equal those in the parent
-// snapshot is not read again. Files that cannot be read are reported and
+// snapshot is not read again.
+//
+// Every entry's extended attributes are stored with it (user.* ones, and
+// the POSIX ACLs, file capabilities and other security.*, trusted.* and
+// system.* ones this process may read; Options.NoXattrs leaves them out):
+// their names are listed for each entry, and the values of an entry whose
+// ctime is unchanged since the parent snapshot are taken from it, so an
+// attribute-only change (which changes the ctime) is always seen. Inode
+// flags (immutable, append-only, …) of files and directories are read from
+// the descriptor the backup opens anyway, and taken from the parent for
+// unchanged files. Files that cannot be read are reported and
 // skipped (the snapshot is then marked partial); a failure to write the
 // repository aborts the backup, leaving the repository valid.
 //

@@ -4,8 +4,10 @@
 // proves the result by re-reading every restored file from disk and
 // comparing it with the snapshot: each file is split at the blob boundaries
 // the index gives, every piece must hash to its blob ID, and the blob list
-// to the file's hash; type, mode, size, mtime, symlink target (and owner,
-// as root) must match. It measures the recovery time (RTO) and the age of
+// to the file's hash; type, mode, size, mtime, symlink target, extended
+// attributes (security.* and trusted.* ones, and owner, as root only) must
+// match. Inode flags are not restored in a drill: its scratch tree is
+// removed afterwards. It measures the recovery time (RTO) and the age of
 // the snapshot (RPO) and judges them against objectives.
 //
 // A sampled drill restores a seeded subset of the files, chosen so that the

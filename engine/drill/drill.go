@@ -585,6 +585,9 @@ func (d *drill) restore(ctx context.Context, snap repo.SnapshotRef) error {
 	opts := restore.Options{
 		Target:  d.target,
 		Workers: d.opts.Workers,
+		// The scratch tree is removed afterwards: no immutable entries.
+		NoFlags:   true,
+		SkipXattr: skipXattr(d.owner),
 		OnError: func(p string, err error) {
 			if !strings.HasPrefix(p, "/") {
 				p = "/" + p // restore names some entries relative to the target

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lifeboat/engine/format"
+	"lifeboat/engine/fsmeta"
 	"lifeboat/engine/repo"
 )
 
@@ -132,6 +134,57 @@ func (v *verifier) meta(full string, n *format.Node) (*unix.Stat_t, error) {
 		}
 	}
 	return &st, nil
+}
+
+// skipXattr is the drill's rule for extended attributes: security.* and
+// trusted.* ones are restored and verified only as root (like owners), the
+// others always.
+func skipXattr(owner bool) func(name string) bool {
+	if owner {
+		return nil
+	}
+	return func(name string) bool {
+		return strings.HasPrefix(name, "security.") || strings.HasPrefix(name, "trusted.")
+	}
+}
+
+// xattrs checks the extended attributes of the entry at full against n's:
+// each must be there with its value, and no user attribute or ACL that n
+// does not have (security.* and trusted.* ones the scratch file system
+// adds, such as SELinux labels, are not the snapshot's to judge).
+func (v *verifier) xattrs(full string, n *format.Node) error {
+	names, err := fsmeta.ListXattrs(full, nil)
+	if err != nil {
+		return err
+	}
+	skip := skipXattr(v.owner)
+	have := map[string]bool{}
+	for _, name := range names {
+		have[name] = true
+	}
+	want := map[string]bool{}
+	for _, x := range n.Xattrs {
+		if skip != nil && skip(x.Name) {
+			continue
+		}
+		want[x.Name] = true
+		if !have[x.Name] {
+			return mismatch("extended attribute %s missing", x.Name)
+		}
+		got, err := fsmeta.GetXattr(full, x.Name)
+		if err != nil {
+			return err
+		}
+		if string(got) != string(x.Value) {
+			return mismatch("extended attribute %s is %d bytes that differ from the snapshot's %d", x.Name, len(got), len(x.Value))
+		}
+	}
+	for _, name := range names {
+		if !want[name] && (strings.HasPrefix(name, "user.") || strings.HasPrefix(name, "system.posix_acl_")) {
+			return mismatch("extended attribute %s is not in the snapshot", name)
+		}
+	}
+	return nil
 }
 
 // content checks the bytes of the regular file at full against n: split
@@ -298,6 +351,9 @@ func (d *drill) verifyEntry(j verifyJob, buf *[]byte) {
 	st, err := d.verifier.meta(full, j.node)
 	if j.optional && errors.Is(err, fs.ErrNotExist) {
 		return
+	}
+	if err == nil {
+		err = d.verifier.xattrs(full, j.node)
 	}
 	if err == nil && j.node.Type == format.TypeFile {
 		err = d.verifier.content(full, j.node, st, buf)

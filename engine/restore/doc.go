@@ -25,6 +25,14 @@
 // entries of restored directories the snapshot does not have, within the
 // selection, reporting each.
 //
+// Extended attributes are set on each file after its content and owner
+// (a write or chown would remove a file capability), on a directory after
+// its entries were created (a default ACL would apply to them), before the
+// times; inode flags are set last of all, once every entry is in place
+// with its times. An attribute or flag that cannot be set is reported by
+// name (ErrXattrs) and the restore is partial; the entry itself is in
+// place. An existing immutable file is a conflict.
+//
 // Names come from the repository and are untrusted: every file operation
 // goes through descriptors of the target's directories (opened one
 // component at a time, never through a symlink), so no entry can escape

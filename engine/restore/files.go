@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lifeboat/engine/format"
+	"lifeboat/engine/fsmeta"
 	"lifeboat/engine/repo"
 )
 
@@ -37,6 +38,9 @@ type fileState struct {
 	pinned bool
 	sparse bool
 	err    error
+	// xerr names the extended attributes that could not be set (the file
+	// is restored without them).
+	xerr error
 }
 
 // target is one place a blob is written.
@@ -394,6 +398,9 @@ func (rs *restorer) finish(f *fileState) {
 		return
 	}
 	f.done.Store(true)
+	if f.xerr != nil {
+		rs.fail(f.snapPath, f.xerr)
+	}
 	rs.files.Add(1)
 	rs.bytes.Add(int64(f.node.Size))
 	rs.opts.Progress.FilesDone.Add(1)
@@ -421,6 +428,9 @@ func (rs *restorer) complete(f *fileState) error {
 			return fmt.Errorf("chmod: %w", err)
 		}
 	}
+	// After the content and the chown: writing to a file or changing its
+	// owner removes its security.capability.
+	f.xerr = rs.setXattrs(n, func(name string, value []byte) error { return fsmeta.FSetXattr(f.fd, name, value) })
 	dfd, err := rs.dirFDs.acquire(f.dir)
 	if err != nil {
 		return err
@@ -430,7 +440,18 @@ func (rs *restorer) complete(f *fileState) error {
 	if err := futimens(f.fd, dfd, f.tmp, ts); err != nil {
 		return fmt.Errorf("set times: %w", err)
 	}
-	return rs.place(dfd, f)
+	if err := rs.place(dfd, f); err != nil {
+		return err
+	}
+	if n.Flags != 0 && !rs.opts.NoFlags {
+		var st unix.Stat_t
+		if err := unix.Fstat(f.fd, &st); err != nil {
+			return fmt.Errorf("stat: %w", err)
+		}
+		dev, ino := fileID(&st)
+		rs.queueFlags(pendingFlags{dir: f.dir, name: f.name, snapPath: f.snapPath, flags: n.Flags, dev: dev, ino: ino})
+	}
+	return nil
 }
 
 // place gives the verified temporary file f its real name in dfd (f.mu
@@ -459,7 +480,11 @@ func (rs *restorer) place(dfd int, f *fileState) error {
 			if rs.opts.Overwrite == OverwriteNever {
 				return errKept
 			}
-			return rs.replace(dfd, f)
+			err := rs.replace(dfd, f)
+			if errors.Is(err, unix.EPERM) && immutable(dfd, f.name) {
+				return errImmutable(f.name)
+			}
+			return err
 		}
 		if !rs.opts.Delete {
 			return conflict(&st, format.TypeFile)
@@ -525,6 +550,7 @@ func (rs *restorer) replace(dfd int, f *fileState) error {
 // which leaves it for place to remove).
 func (rs *restorer) dropExisting(files []*fileState) []*fileState {
 	outcome := make([]error, len(files)) // nil: restore it
+	xerrs := make([]error, len(files))   // attributes of a kept file not synced
 	ids := make([][2]uint64, len(files))
 	_ = runIndexed(rs.ctx, rs.opts.Workers, len(files), func(i int) {
 		f := files[i]
@@ -541,6 +567,12 @@ func (rs *restorer) dropExisting(files []*fileState) []*fileState {
 			case rs.opts.Overwrite == OverwriteNever || (statMatches(&st, f.node) && rs.sameContent(dfd, f)):
 				outcome[i] = errKept
 				ids[i][0], ids[i][1] = fileID(&st)
+				if rs.opts.Overwrite == OverwriteIfChanged {
+					// Same content: the attributes and flags may still
+					// differ (a change of them alone changes no mtime).
+					xerrs[i] = rs.syncXattrs(entryPath(dfd, f.name), f.node)
+					rs.queueFlags(pendingFlags{dir: f.dir, name: f.name, snapPath: f.snapPath, flags: f.node.Flags, dev: ids[i][0], ino: ids[i][1]})
+				}
 			}
 			return nil
 		})
@@ -552,6 +584,9 @@ func (rs *restorer) dropExisting(files []*fileState) []*fileState {
 			continue
 		}
 		rs.report(f.snapPath, outcome[i])
+		if xerrs[i] != nil {
+			rs.fail(f.snapPath, xerrs[i])
+		}
 		if l, ok := rs.links[linkKey{f.node.DeviceID, f.node.Inode}]; ok && l.file == f && errors.Is(outcome[i], errKept) {
 			f.dev, f.ino = ids[i][0], ids[i][1]
 			f.done.Store(true) // existing and correct: later links may point to it

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lifeboat/engine/format"
+	"lifeboat/engine/fsmeta"
 	"lifeboat/engine/repo"
 )
 
@@ -68,7 +69,8 @@ type Options struct {
 	Overwrite Overwrite
 	// Workers reading packs in parallel (0: GOMAXPROCS+1).
 	Workers int
-	// Owner restores uid/gid (default: only when running as root).
+	// Owner restores uid/gid and the privileged extended attributes
+	// (security.*, trusted.*) (default: only when running as root).
 	Owner *bool
 	// Progress receives counters (may be nil).
 	Progress *Progress
@@ -89,6 +91,14 @@ type Options struct {
 	// BatchFiles bounds the files planned at once (0: from the open-file
 	// limit, at most 4096).
 	BatchFiles int
+	// NoXattrs leaves extended attributes unrestored; SkipXattr, when not
+	// nil, leaves out the attributes it matches. An attribute that is
+	// restored but cannot be set is reported (ErrXattrs).
+	NoXattrs  bool
+	SkipXattr func(name string) bool
+	// NoFlags leaves inode flags (immutable, append-only, …) unset. They
+	// are set last of all, after every entry's times.
+	NoFlags bool
 }
 
 // Progress holds counters a reporter may read at any time.
@@ -103,10 +113,13 @@ type Progress struct {
 // Result summarises a restore. Skipped counts the entries kept as they
 // were in the target, Conflicts among them (also counted in Skipped) those
 // not restored because an entry of another type is in the way; Deleted
-// counts the entries Options.Delete removed.
+// counts the entries Options.Delete removed. XattrErrors counts the
+// failures (also in Errors) to set extended attributes or inode flags of
+// entries that were restored (ErrXattrs).
 type Result struct {
 	Files, Skipped, Dirs, Links, Errors int64
 	Conflicts, Deleted                  int64
+	XattrErrors                         int64
 	Bytes                               int64
 }
 
@@ -168,6 +181,7 @@ func Run(ctx context.Context, r *repo.Repository, snap *format.Snapshot, opts Op
 		rs.deleteExtra()
 	}
 	rs.finishDirs()
+	rs.finishFlags()
 	return rs.result(), ctx.Err()
 }
 
@@ -222,8 +236,12 @@ type restorer struct {
 
 	sweeps []sweepDir // restored directories, for Options.Delete
 
+	flagsMu   sync.Mutex
+	pendFlags []pendingFlags // entries whose inode flags are set last
+
 	files, skipped, dirCount, linkCount, errCount, bytes atomic.Int64
 	conflicts, deleted                                   atomic.Int64
+	xattrErrs                                            atomic.Int64
 }
 
 // sweepDir is a restored directory whose entries that the snapshot does
@@ -259,11 +277,14 @@ type pendingLink struct {
 func (rs *restorer) result() *Result {
 	return &Result{Files: rs.files.Load(), Skipped: rs.skipped.Load(), Dirs: rs.dirCount.Load(),
 		Links: rs.linkCount.Load(), Errors: rs.errCount.Load(), Bytes: rs.bytes.Load(),
-		Conflicts: rs.conflicts.Load(), Deleted: rs.deleted.Load()}
+		Conflicts: rs.conflicts.Load(), Deleted: rs.deleted.Load(), XattrErrors: rs.xattrErrs.Load()}
 }
 
 func (rs *restorer) fail(p string, err error) {
 	rs.errCount.Add(1)
+	if errors.Is(err, ErrXattrs) {
+		rs.xattrErrs.Add(1)
+	}
 	rs.opts.Progress.Errors.Add(1)
 	if rs.opts.OnError != nil {
 		rs.opts.OnError(p, err)
@@ -568,11 +589,16 @@ func (rs *restorer) special(dfd int, n *format.Node, sp string) error {
 	case format.TypeSocket:
 		return nil // sockets are recreated by their servers; nothing to restore
 	}
+	// Linux refuses user.* attributes on symlinks and devices, so a
+	// snapshot taken there has none to set.
+	xerr := rs.setXattrs(n, func(name string, value []byte) error {
+		return fsmeta.SetXattr(entryPath(dfd, n.Name), name, value)
+	})
 	if err := rs.setMeta(dfd, n.Name, n, n.Type != format.TypeSymlink); err != nil {
 		return err
 	}
 	rs.files.Add(1)
-	return nil
+	return xerr
 }
 
 // setMeta sets owner, mode (unless chmod is false: symlinks have none) and
@@ -691,10 +717,17 @@ func (rs *restorer) finishDirs() {
 		if d.node == nil || d.parent == nil {
 			continue
 		}
-		err := rs.dirFDs.at(d.parent, func(pfd int) error { return rs.setMeta(pfd, d.name, d.node, true) })
-		if err != nil {
+		var xerr error
+		err := rs.dirFDs.at(d.parent, func(pfd int) error {
+			// Set after the entries were created: a default ACL applies
+			// to what is created in the directory afterwards.
+			xerr = rs.syncXattrs(entryPath(pfd, d.name), d.node)
+			return rs.setMeta(pfd, d.name, d.node, true)
+		})
+		if err = errors.Join(err, xerr); err != nil {
 			rs.fail("/"+d.rel, err)
 		}
+		rs.queueFlags(pendingFlags{dir: d.parent, name: d.name, snapPath: "/" + d.rel, flags: d.node.Flags, isDir: true})
 	}
 }
 
