@@ -5,7 +5,11 @@
 //
 // Backends live in sub-packages (local, s3, mem); cross-cutting concerns
 // (retry, read-only, fault injection, metrics) are wrappers with a
-// New(inner) constructor. Package storagetest holds the conformance suite
+// New(inner) constructor. What a storage can do is in its Capabilities,
+// a region set's regions included (Capabilities().Regions, a RegionSet):
+// wrappers pass them through, adapted where their semantics demand, so
+// callers never type-assert a storage for an optional interface that a
+// wrapper would hide. Package storagetest holds the conformance suite
 // that every backend and wrapper passes. This package is a leaf: it imports
 // only the standard library.
 package storage

@@ -96,6 +96,14 @@ type Capabilities struct {
 	Concurrency int
 	// ReadOnly is true when every mutation fails with ErrReadOnly.
 	ReadOnly bool
+	// Regions is the region set behind a storage that keeps a copy of
+	// every object in several independent regions, nil for any other
+	// storage. Callers that verify content fail over and repair through
+	// it, commit snapshots and take locks per region; reach it here,
+	// never by a type assertion on the storage, so that it survives
+	// wrappers. Wrappers pass it through, adapted to their semantics (a
+	// read-only wrapper returns a read-only view).
+	Regions RegionSet
 }
 
 // PutOptions modify a Put.
@@ -231,19 +239,42 @@ type Replica struct {
 	Reader Reader
 }
 
-// Replicated is implemented by storages that keep a copy of each object in
-// several independent places (a region set). Storage-level failures fail
-// over inside the storage; callers that verify content (hashes,
-// authentication) use Replicas to try another copy when one is bad, and
-// Repair to rewrite a bad copy from a good one.
-type Replicated interface {
-	// Replicas returns one reader per region, in preference order (healthy,
-	// high priority, low latency first).
+// RegionSet is what a replicated storage (a region set) offers besides the
+// Storage methods, reached through Capabilities().Regions. Storage-level
+// failures fail over inside the set; callers that verify content
+// (hashes, authentication) use Replicas to try another copy when one is
+// bad, ReportBad to count it against the region and Repair to rewrite it
+// from a good one; a repository commits its snapshots with Lagging,
+// WriteQuorum and PutOnly, lists with ListUnion, and the repository lock
+// keeps its objects in every region through Names and Region.
+//
+// The per-region operations are the set's own: a wrapper around the set
+// (retry, fault injection) does not apply its behaviour to them, only a
+// read-only wrapper restricts them (see readonly).
+type RegionSet interface {
+	// Names returns the region names in configuration order.
+	Names() []string
+	// Region returns the named region's own storage (false for a name
+	// that is not in the set).
+	Region(name string) (Storage, bool)
+	// Replicas returns one reader per region, in read preference order
+	// (healthy, high priority, low latency first).
 	Replicas() []Replica
 	// Repair rewrites the copy of name in region with data, which the
 	// caller has verified.
 	Repair(ctx context.Context, region, name string, data []byte) error
-	// ReportBad tells the storage that region returned bad content for name
+	// ReportBad tells the set that region returned bad content for name
 	// (it counts against the region's health).
 	ReportBad(region, name string, err error)
+	// Lagging returns, in configuration order, the regions missing an
+	// object written through the set since it was created.
+	Lagging() []string
+	// WriteQuorum returns how many regions must accept a write.
+	WriteQuorum() int
+	// PutOnly writes name to the named regions only, with the write
+	// quorum enforced over them; the regions left out are then lagging.
+	PutOnly(ctx context.Context, regions []string, name string, r io.ReadSeeker, size int64, opt PutOptions) error
+	// ListUnion calls fn once for every name under prefix in any region
+	// (a region that is behind cannot hide objects).
+	ListUnion(ctx context.Context, prefix string, fn func(Info) error) error
 }

@@ -84,7 +84,7 @@ holds it, it waits up to --lock-wait, then fails naming the holder.`,
 				return err
 			}
 			defer held.release()
-			rep, err := syncer.Sync(held.ctx, set, syncer.Options{Verify: o.verify, Bad: o.bad, Concurrency: o.concurrency, Host: hostname()})
+			rep, err := syncer.Sync(held.ctx, set.Capabilities().Regions, syncer.Options{Verify: o.verify, Bad: o.bad, Concurrency: o.concurrency, Host: hostname()})
 			err = held.lost(err)
 			if errors.Is(err, repo.ErrNoRepository) || errors.Is(err, context.Canceled) {
 				return err
@@ -191,7 +191,7 @@ can alert on it.`,
 			if !ok {
 				return fmt.Errorf("internal error: the storage is a %T, not a region set", all)
 			}
-			st, err := syncer.Status(ctx, set, nil)
+			st, err := syncer.Status(ctx, set.Capabilities().Regions, nil)
 			if err != nil {
 				return err
 			}
@@ -321,7 +321,7 @@ the index objects, so it needs the key. Exit code 4 when the regions differ
 			if err != nil {
 				return err
 			}
-			rep, err := syncer.Audit(ctx, r, set)
+			rep, err := syncer.Audit(ctx, r, set.Capabilities().Regions)
 			if err != nil {
 				return err
 			}

@@ -259,7 +259,7 @@ func (d *daemon) syncJob(job string) func(ctx context.Context) (jobStats, error)
 	return func(ctx context.Context) (jobStats, error) {
 		return d.withSet(ctx, func(set *regions.Set) (jobStats, error) {
 			return d.withLock(ctx, set, job, func(ctx context.Context) (jobStats, error) {
-				rep, err := syncer.Sync(ctx, set, syncer.Options{Host: hostname()})
+				rep, err := syncer.Sync(ctx, set.Capabilities().Regions, syncer.Options{Host: hostname()})
 				var stats jobStats
 				if rep != nil {
 					for _, r := range rep.Regions {

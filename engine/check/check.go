@@ -35,9 +35,9 @@ type Options struct {
 	// within ceil(100/p) runs.
 	SubsetPercent float64
 	// Regions names the regions whose copies the data check reads (nil:
-	// every region of a storage.Replicated; a plain storage is one region
-	// named ""). A name the storage does not have is an error wrapping
-	// ErrUnknownRegion.
+	// every region of a region set, storage.Capabilities().Regions; a
+	// plain storage is one region named ""). A name the storage does not
+	// have is an error wrapping ErrUnknownRegion.
 	Regions []string
 	// LastRead gives, per region, when each pack was last read and
 	// verified there (missing: never), for picking the subset; nil treats
@@ -169,7 +169,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 // one region named "".
 func selectReplicas(st storage.Storage, names []string) ([]storage.Replica, error) {
 	var reps []storage.Replica
-	if rs, ok := st.(storage.Replicated); ok {
+	if rs := st.Capabilities().Regions; rs != nil {
 		reps = rs.Replicas()
 	}
 	if len(reps) == 0 {

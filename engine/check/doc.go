@@ -5,10 +5,10 @@
 // a tree references is indexed and that every file's blob list matches its
 // whole-file hash. The data check additionally downloads packs (all, or a
 // subset) from every selected region of a replicated storage
-// (storage.Replicated; a plain storage is one region), verifies each
-// copy's SHA-256 against its name, and for the pack's true bytes
-// authenticates and decrypts them, compares the pack's own trailer with
-// the index, and decompresses and re-hashes every blob. Every problem
+// (storage.Capabilities().Regions; a plain storage is one region),
+// verifies each copy's SHA-256 against its name, and for the pack's true
+// bytes authenticates and decrypts them, compares the pack's own trailer
+// with the index, and decompresses and re-hashes every blob. Every problem
 // names the object, and the region of a bad or missing copy. Packs no index
 // names (left by a backup that died before indexing them) are warnings
 // naming the fix; with data reading they are verified, and one that fails

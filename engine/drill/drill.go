@@ -412,8 +412,8 @@ func (d *drill) warn(format string, args ...any) {
 
 // replicaNames returns the regions r reads from, in preference order.
 func replicaNames(r *repo.Repository) []string {
-	rs, ok := r.Storage().(storage.Replicated)
-	if !ok {
+	rs := r.Storage().Capabilities().Regions
+	if rs == nil {
 		return []string{""}
 	}
 	var names []string

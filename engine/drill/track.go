@@ -16,9 +16,10 @@ import (
 // Tracker wraps a storage and records which region served each pack read
 // through it, so that a drill's coverage names the region that really
 // served every pack (reads fail over between regions). Create it with
-// Track and open the repository on it. It implements storage.Replicated:
-// for a region set it passes the regions through with recording readers;
-// any other storage is one replica named "".
+// Track and open the repository on it. For a region set its
+// Capabilities().Regions is the set's with recording readers in Replicas
+// (everything else passes through); for any other storage it is nil, and
+// Get records the packs it serves under region "".
 //
 // Reads of packs (data/…) through Get go to the regions one at a time in
 // preference order, so that the region serving them is known too. Every
@@ -32,8 +33,8 @@ type Tracker struct {
 }
 
 var (
-	_ storage.Storage    = (*Tracker)(nil)
-	_ storage.Replicated = (*Tracker)(nil)
+	_ storage.Storage   = (*Tracker)(nil)
+	_ storage.RegionSet = trackedRegions{}
 )
 
 // Track wraps st.
@@ -99,15 +100,21 @@ func (t *Tracker) ServedBy(name string) []string {
 	return out
 }
 
-// Replicas returns the wrapped storage's replicas with recording readers.
+// Replicas returns the wrapped storage's replicas with recording readers
+// (one replica named "" for a storage that is not a region set).
 func (t *Tracker) Replicas() []storage.Replica {
 	var reps []storage.Replica
-	if rs, ok := t.inner.(storage.Replicated); ok {
+	if rs := t.inner.Capabilities().Regions; rs != nil {
 		reps = rs.Replicas()
 	}
 	if len(reps) == 0 {
 		reps = []storage.Replica{{Region: "", Reader: t.inner}}
 	}
+	return t.recording(reps)
+}
+
+// recording wraps the readers of reps so that they record what they serve.
+func (t *Tracker) recording(reps []storage.Replica) []storage.Replica {
 	out := make([]storage.Replica, len(reps))
 	for i, rep := range reps {
 		out[i] = storage.Replica{Region: rep.Region, Reader: &recordingReader{t: t, region: rep.Region, Reader: rep.Reader}}
@@ -115,28 +122,17 @@ func (t *Tracker) Replicas() []storage.Replica {
 	return out
 }
 
-// Repair forwards to the wrapped storage when it is replicated.
-func (t *Tracker) Repair(ctx context.Context, region, name string, data []byte) error {
-	if rs, ok := t.inner.(storage.Replicated); ok {
-		return rs.Repair(ctx, region, name, data)
-	}
-	return fmt.Errorf("repair %s: the storage has no regions", name)
-}
-
-// ReportBad forwards to the wrapped storage when it is replicated.
-func (t *Tracker) ReportBad(region, name string, err error) {
-	if rs, ok := t.inner.(storage.Replicated); ok {
-		rs.ReportBad(region, name, err)
-	}
-}
-
 // Get reads packs region by region (recording the one that served) and
-// forwards every other read.
+// forwards every other read. A storage that is not a region set serves
+// packs itself, recorded under region "".
 func (t *Tracker) Get(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
 	if !strings.HasPrefix(name, format.DataPrefix) {
 		return t.inner.Get(ctx, name, off, length)
 	}
 	reps := t.Replicas()
+	if t.inner.Capabilities().Regions == nil {
+		return reps[0].Reader.Get(ctx, name, off, length)
+	}
 	var fails []string
 	missing := 0
 	for _, rep := range reps {
@@ -168,16 +164,6 @@ func (t *Tracker) List(ctx context.Context, prefix string, fn func(storage.Info)
 	return t.inner.List(ctx, prefix, fn)
 }
 
-// ListUnion lists every region of a region set (List otherwise).
-func (t *Tracker) ListUnion(ctx context.Context, prefix string, fn func(storage.Info) error) error {
-	if ul, ok := t.inner.(interface {
-		ListUnion(ctx context.Context, prefix string, fn func(storage.Info) error) error
-	}); ok {
-		return ul.ListUnion(ctx, prefix, fn)
-	}
-	return t.inner.List(ctx, prefix, fn)
-}
-
 // Put forwards.
 func (t *Tracker) Put(ctx context.Context, name string, r io.ReadSeeker, size int64, opt storage.PutOptions) error {
 	return t.inner.Put(ctx, name, r, size, opt)
@@ -186,8 +172,24 @@ func (t *Tracker) Put(ctx context.Context, name string, r io.ReadSeeker, size in
 // Delete forwards.
 func (t *Tracker) Delete(ctx context.Context, name string) error { return t.inner.Delete(ctx, name) }
 
-// Capabilities forwards.
-func (t *Tracker) Capabilities() storage.Capabilities { return t.inner.Capabilities() }
+// Capabilities are the wrapped storage's; a region set's Regions is
+// wrapped so that its Replicas record what they serve.
+func (t *Tracker) Capabilities() storage.Capabilities {
+	c := t.inner.Capabilities()
+	if c.Regions != nil {
+		c.Regions = trackedRegions{RegionSet: c.Regions, t: t}
+	}
+	return c
+}
+
+// trackedRegions is a region set whose Replicas record the packs they
+// serve; every other method is the set's.
+type trackedRegions struct {
+	storage.RegionSet
+	t *Tracker
+}
+
+func (r trackedRegions) Replicas() []storage.Replica { return r.t.recording(r.RegionSet.Replicas()) }
 
 // Close closes the wrapped storage.
 func (t *Tracker) Close() error { return t.inner.Close() }
@@ -213,7 +215,7 @@ func cmpID(a, b format.ID) int { return strings.Compare(string(a[:]), string(b[:
 // wrapped storage's replicas in preference order ("" for a storage without
 // regions).
 func (t *Tracker) Preferred() string {
-	if rs, ok := t.inner.(storage.Replicated); ok {
+	if rs := t.inner.Capabilities().Regions; rs != nil {
 		if reps := rs.Replicas(); len(reps) > 0 {
 			return reps[0].Region
 		}

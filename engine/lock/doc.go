@@ -23,7 +23,8 @@
 //
 // # Regions
 //
-// On a storage that is Regional (a region set), the lock does not use the
+// On a region set (a storage whose Capabilities().Regions is set, also
+// through wrappers such as retry or readonly), the lock does not use the
 // set's reads and writes, which read one region and whose conditional
 // creates are arbitrated by one region: it reads and writes every region
 // separately and decides by a strict majority of all the configured

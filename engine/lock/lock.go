@@ -138,10 +138,10 @@ func validName(name string) bool {
 // Inspect returns the current state of a lock: nil when it is free (never
 // taken, released, or unreadable), else the record of its holder; an
 // expired lock is returned as it is (see Info.Held). It reads every region
-// of a Regional storage and fails with ErrNoQuorum unless a majority
-// answered. When several leases have records (a holder that crashed and
-// the one that broke its lock, before the cleanup), the one that expires
-// last is returned.
+// of a region set (Capabilities().Regions) and fails with ErrNoQuorum
+// unless a majority answered. When several leases have records (a holder
+// that crashed and the one that broke its lock, before the cleanup), the
+// one that expires last is returned.
 func Inspect(ctx context.Context, st storage.Reader, name string) (*Info, error) {
 	if !validName(name) {
 		return nil, fmt.Errorf("lock %q: invalid name", name)
@@ -192,9 +192,9 @@ var testNoRenewals bool
 //
 // The lock is kept as numbered generation objects locks/<name>/<n>, each
 // created only by a conditional create (storage.PutOptions.IfNotExists).
-// When st is Regional (a region set) every region is read and written
-// separately and a majority of all its regions decides; when fewer answer
-// or accept, Acquire fails with ErrNoQuorum. See the package
+// When st is a region set (Capabilities().Regions) every region is read
+// and written separately and a majority of all its regions decides; when
+// fewer answer or accept, Acquire fails with ErrNoQuorum. See the package
 // documentation for the protocol. Every region must have
 // Capabilities().ConditionalCreate: the lock is not safe otherwise (the
 // caller checks). Hosts are assumed to agree on the time to well within

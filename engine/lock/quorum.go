@@ -23,13 +23,22 @@ var ErrNoQuorum = errors.New("too few regions for the lock")
 // when the caller's context has ended.
 const undoTimeout = 30 * time.Second
 
-// Regional is implemented by storages made of several regions (a region
-// set): the lock then keeps its objects in every region separately and
-// decides by a majority of them. Names lists every region; Region returns
-// the storage of one region alone.
+// Regional is what the lock needs of a storage made of several regions (a
+// region set, found in its Capabilities().Regions): the lock then keeps its
+// objects in every region separately and decides by a majority of them.
+// Names lists every region; Region returns the storage of one region alone.
 type Regional interface {
 	Names() []string
 	Region(name string) (storage.Storage, bool)
+}
+
+// regionalOf returns the regions of st from its capabilities (which
+// wrappers keep), or nil for a storage that is not a region set.
+func regionalOf(st storage.Reader) Regional {
+	if rs := st.Capabilities().Regions; rs != nil {
+		return rs
+	}
+	return nil
 }
 
 // replica is one region's copy of the lock objects.
@@ -49,7 +58,7 @@ func (r replica) label() string {
 // replicasOf returns the regions of st, in its configuration order: st
 // itself when it is not Regional.
 func replicasOf(st storage.Reader) []replica {
-	if rs, ok := st.(Regional); ok {
+	if rs := regionalOf(st); rs != nil {
 		var out []replica
 		for _, n := range rs.Names() {
 			if s, ok := rs.Region(n); ok {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -18,21 +17,6 @@ import (
 // snapshot; the objects stay, and the next backup (or a sync) reuses them.
 var ErrTooFewComplete = errors.New("too few regions hold every object of the backup")
 
-// commitStorage is implemented by storages that replicate objects across
-// regions and can write a commit object to some of them (a regions.Set).
-type commitStorage interface {
-	// Names lists every region.
-	Names() []string
-	// Lagging lists the regions missing an object written through the
-	// storage.
-	Lagging() []string
-	// WriteQuorum is how many regions must accept a write.
-	WriteQuorum() int
-	// PutOnly writes an object to the named regions, with the write quorum
-	// enforced over them.
-	PutOnly(ctx context.Context, regions []string, name string, r io.ReadSeeker, size int64, opt storage.PutOptions) error
-}
-
 // CommitSnapshot commits a snapshot like SaveSnapshot, but on a region set
 // only to the regions that hold every object written through the set (the
 // regions not Lagging: no write to them failed, or every failed one was
@@ -43,8 +27,8 @@ type commitStorage interface {
 // gets the snapshot. On any other storage it is SaveSnapshot (no region is
 // behind). Call Flush first.
 func (r *Repository) CommitSnapshot(ctx context.Context, s *format.Snapshot) (format.ID, []string, error) {
-	cs, ok := r.st.(commitStorage)
-	if !ok {
+	cs := regionsOf(r.st)
+	if cs == nil {
 		id, err := r.SaveSnapshot(ctx, s)
 		return id, nil, err
 	}

@@ -116,10 +116,14 @@ func (r *Repository) ReadStats() ReadStats {
 	return out
 }
 
+// regionsOf returns the region set behind st (Capabilities().Regions,
+// which wrappers keep), or nil for a storage that is not one.
+func regionsOf(st storage.Reader) storage.RegionSet { return st.Capabilities().Regions }
+
 // replicas returns the readers to try for an object, in preference order:
 // the regions of a region set, or the storage itself.
 func (r *Repository) replicas() []storage.Replica {
-	if rs, ok := r.st.(storage.Replicated); ok && !r.noFailover {
+	if rs := regionsOf(r.st); rs != nil && !r.noFailover {
 		if reps := rs.Replicas(); len(reps) > 0 {
 			return reps
 		}
@@ -148,7 +152,7 @@ func (r *Repository) withReplicas(ctx context.Context, object string, read func(
 			return ctx.Err()
 		}
 		r.reads.failed(object, rep.Region, err)
-		if rs, ok := r.st.(storage.Replicated); ok {
+		if rs := regionsOf(r.st); rs != nil {
 			var ie *IntegrityError
 			if errors.As(err, &ie) {
 				rs.ReportBad(rep.Region, object, err)
@@ -170,8 +174,8 @@ func (r *Repository) withReplicas(ctx context.Context, object string, read func(
 // Only objects named by their hash are repaired (their bytes can be checked
 // without keys).
 func (r *Repository) repairFrom(ctx context.Context, object string, good storage.Replica, bad []string) {
-	rs, ok := r.st.(storage.Replicated)
-	if !ok || !r.repair {
+	rs := regionsOf(r.st)
+	if rs == nil || !r.repair {
 		return
 	}
 	id, err := hashOfName(object)

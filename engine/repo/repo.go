@@ -242,7 +242,7 @@ func Open(ctx context.Context, st storage.Storage, id *crypto.Identity, opts Opt
 		return nil, ErrWrongKey
 	}
 	copies := []ConfigCopy{{Sealed: sealedCfg}}
-	if rs, ok := st.(storage.Replicated); ok && len(rs.Replicas()) > 1 {
+	if rs := regionsOf(st); rs != nil && len(rs.Replicas()) > 1 {
 		// Every region's copy: they differ in version while a migrate
 		// is unfinished (resolveConfig).
 		copies = configCopies(ctx, rs.Replicas(), master.DataKey())
@@ -355,17 +355,11 @@ func (r *Repository) writeSealed(ctx context.Context, nameOf func(format.ID) str
 	return id, nil
 }
 
-// unionLister is implemented by region sets: it lists the union of every
-// reachable region.
-type unionLister interface {
-	ListUnion(ctx context.Context, prefix string, fn func(storage.Info) error) error
-}
-
 // listAll lists prefix in st, across all regions of a region set (so a
 // region that is behind cannot hide objects).
 func listAll(ctx context.Context, st storage.Reader, prefix string, fn func(storage.Info) error) error {
-	if u, ok := st.(unionLister); ok {
-		return u.ListUnion(ctx, prefix, fn)
+	if rs := regionsOf(st); rs != nil {
+		return rs.ListUnion(ctx, prefix, fn)
 	}
 	return st.List(ctx, prefix, fn)
 }

@@ -123,11 +123,6 @@ func (r *Repository) SealConfig(cfg *format.Config) ([]byte, error) {
 	return sealed, nil
 }
 
-// regionStorage is implemented by region sets: the storage of one region.
-type regionStorage interface {
-	Region(name string) (storage.Storage, bool)
-}
-
 // ErrForeignConfig reports a config that belongs to another repository or
 // does not open with this repository's key.
 var ErrForeignConfig = errors.New("config is not this repository's")
@@ -147,10 +142,11 @@ func (r *Repository) PutConfig(ctx context.Context, region string, sealed []byte
 	}
 	st := r.st
 	if region != "" {
-		rs, ok := r.st.(regionStorage)
-		if !ok {
+		rs := regionsOf(r.st)
+		if rs == nil {
 			return fmt.Errorf("put config in region %s: the storage has no regions", region)
 		}
+		var ok bool
 		if st, ok = rs.Region(region); !ok {
 			return fmt.Errorf("put config: no region %s", region)
 		}

@@ -142,9 +142,10 @@ type syncer struct {
 	lost    []string
 }
 
-// Regions is what sync, audit and status need of a region set (a
-// regions.Set has it): the regions by name, a reader per region in read
-// preference order, and a way to rewrite one region's copy of an object.
+// Regions is what sync, audit and status need of a region set (the
+// storage.RegionSet of a region set's Capabilities().Regions has it): the
+// regions by name, a reader per region in read preference order, and a way
+// to rewrite one region's copy of an object.
 type Regions interface {
 	// Names lists the regions in configuration order.
 	Names() []string

@@ -23,6 +23,13 @@
 //	// the first Get of any index file is cut short after 10 bytes
 //	f.Truncate(fault.Prefix("index/"), 10).Times(1)
 //
+// Capabilities are the inner storage's, a region set's
+// Capabilities().Regions included: rules apply to the calls made on the
+// Storage itself, not to a region set's per-region operations (Replicas,
+// Region, Repair, PutOnly, ListUnion), which reach the set directly. To
+// make one region misbehave, wrap that region's storage before building
+// the set.
+//
 // Injected errors are wrapped with the operation and name; errors.Is sees
 // the error given to the rule. Calls(op) counts every call of op, faulty or
 // not. All methods are safe for concurrent use.

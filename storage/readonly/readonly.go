@@ -36,6 +36,9 @@ func (s *readOnly) List(ctx context.Context, prefix string, fn func(storage.Info
 func (s *readOnly) Capabilities() storage.Capabilities {
 	c := s.inner.Capabilities()
 	c.ReadOnly = true
+	if c.Regions != nil {
+		c.Regions = regionsView{inner: c.Regions}
+	}
 	return c
 }
 
@@ -48,3 +51,40 @@ func (s *readOnly) Delete(_ context.Context, name string) error {
 }
 
 func (s *readOnly) Close() error { return s.inner.Close() }
+
+// regionsView is the read-only view of a region set. It is a comparable
+// value: two views of the same set are equal.
+type regionsView struct {
+	inner storage.RegionSet
+}
+
+func (v regionsView) Names() []string { return v.inner.Names() }
+
+// Region returns the named region's storage, wrapped read-only.
+func (v regionsView) Region(name string) (storage.Storage, bool) {
+	st, ok := v.inner.Region(name)
+	if !ok {
+		return nil, false
+	}
+	return New(st), true
+}
+
+func (v regionsView) Replicas() []storage.Replica { return v.inner.Replicas() }
+
+func (v regionsView) Repair(_ context.Context, region, name string, _ []byte) error {
+	return fmt.Errorf("repair %s in region %s: %w", name, region, storage.ErrReadOnly)
+}
+
+func (v regionsView) ReportBad(region, name string, err error) { v.inner.ReportBad(region, name, err) }
+
+func (v regionsView) Lagging() []string { return v.inner.Lagging() }
+
+func (v regionsView) WriteQuorum() int { return v.inner.WriteQuorum() }
+
+func (v regionsView) PutOnly(_ context.Context, _ []string, name string, _ io.ReadSeeker, _ int64, _ storage.PutOptions) error {
+	return fmt.Errorf("put %s: %w", name, storage.ErrReadOnly)
+}
+
+func (v regionsView) ListUnion(ctx context.Context, prefix string, fn func(storage.Info) error) error {
+	return v.inner.ListUnion(ctx, prefix, fn)
+}

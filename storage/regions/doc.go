@@ -1,6 +1,7 @@
 // Package regions presents several independent storages ("regions", each
 // possibly a different provider) as one storage.Storage that keeps a copy of
-// every object in each region and implements storage.Replicated.
+// every object in each region and implements storage.RegionSet, which its
+// Capabilities().Regions returns (so that wrappers around the set keep it).
 //
 // Writes. Put writes to every region concurrently (bodies up to 64 MiB are
 // read into memory once and every region gets its own reader; bigger bodies

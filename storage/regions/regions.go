@@ -216,8 +216,8 @@ type Set struct {
 }
 
 var (
-	_ storage.Storage    = (*Set)(nil)
-	_ storage.Replicated = (*Set)(nil)
+	_ storage.Storage   = (*Set)(nil)
+	_ storage.RegionSet = (*Set)(nil)
 )
 
 // New builds a Set from regions (at least one). Names must be unique and
@@ -350,9 +350,9 @@ func (s *Set) Behind() map[string]Lag {
 
 // Capabilities combines the regions': ConditionalCreate and Local only if
 // every region has them, ReadOnly if every region is read-only, and the
-// largest Concurrency.
+// largest Concurrency. Regions is the set itself.
 func (s *Set) Capabilities() storage.Capabilities {
-	c := storage.Capabilities{ConditionalCreate: true, Local: true, ReadOnly: true}
+	c := storage.Capabilities{ConditionalCreate: true, Local: true, ReadOnly: true, Regions: s}
 	for _, r := range s.regions {
 		rc := r.st.Capabilities()
 		c.ConditionalCreate = c.ConditionalCreate && rc.ConditionalCreate

@@ -30,4 +30,9 @@
 //     ErrNotExist even though the object was there, so callers that delete
 //     should treat ErrNotExist as done.
 //   - Capabilities and Close pass through; Unwrap returns the inner storage.
+//     A region set's Capabilities().Regions passes through as is: its
+//     per-region operations (the Replicas' readers, Region, Repair,
+//     PutOnly, ListUnion) are the set's own and are not retried by this
+//     wrapper. Retries belong around each region, inside the set, as the
+//     command line builds it.
 package retry

@@ -28,4 +28,10 @@
 // creates have exactly one winner; a conditional create that failed for
 // want of regions leaves nothing behind. It does not check List, which a
 // set may serve from the lagging region alone.
+//
+// RunRegions is for wrappers (readonly, retry, fault, ...): around a small
+// region set it checks that the wrapper keeps Capabilities().Regions and
+// that it reaches the set's regions (replicas, each region's storage, the
+// union listing, repair, the commit writes and lagging, bad-content
+// reports), or for a read-only wrapper a read-only view of them.
 package storagetest
