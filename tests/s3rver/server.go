@@ -1,7 +1,6 @@
 package s3rver
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,11 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"lifeboat/tests/testtool"
 )
 
 // Defaults of the servers Start launches.
@@ -70,7 +70,7 @@ func Start(t testing.TB) *Server {
 	var err error
 	for range startTries {
 		var port int
-		if port, err = freePort(); err != nil {
+		if port, err = testtool.FreePort(); err != nil {
 			t.Fatalf("s3rver: %v", err)
 		}
 		s.Endpoint = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
@@ -179,15 +179,6 @@ func waitUp(url string, exited <-chan struct{}) error {
 	}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 var (
 	scriptOnce sync.Once
 	scriptPath string
@@ -216,42 +207,5 @@ func findOrInstall() (string, error) {
 		}
 		return p, nil
 	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	script := filepath.Join(root, "scripts", "install-s3rver.sh")
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("/bin/sh", script)
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("s3rver missing and %s failed: %w\n%s", script, err, stderr.Bytes())
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	p := strings.TrimSpace(lines[len(lines)-1])
-	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s printed %q, not a file", script, p)
-	}
-	return p, nil
-}
-
-// repoRoot walks up from the working directory to the directory holding
-// go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repository root: %w", err)
-	}
-	for range 64 {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return "", errors.New("find repository root: no go.mod above the working directory")
+	return testtool.Install("install-s3rver.sh", "s3rver", testtool.IsFile)
 }

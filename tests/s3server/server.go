@@ -1,7 +1,6 @@
 package s3server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"lifeboat/tests/testtool"
 )
 
 // Defaults for the servers Start launches.
@@ -108,7 +109,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 
 	var lastErr error
 	for range startTries {
-		port, err := freePort()
+		port, err := testtool.FreePort()
 		if err != nil {
 			t.Fatalf("s3server: %v", err)
 		}
@@ -337,16 +338,6 @@ func waitHealthy(url string, exited <-chan struct{}) error {
 	}
 }
 
-// freePort asks the kernel for an unused loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // cleanEnv is the test's environment without settings versitygw would pick
 // up from it.
 func cleanEnv() []string {
@@ -380,7 +371,7 @@ func Binary(t testing.TB) string {
 
 func findOrInstall() (string, error) {
 	if p := os.Getenv("LIFEBOAT_VERSITYGW"); p != "" {
-		if isExecutable(p) {
+		if testtool.IsExecutable(p) {
 			return p, nil
 		}
 		return "", fmt.Errorf("LIFEBOAT_VERSITYGW=%s is not an executable file", p)
@@ -395,7 +386,7 @@ func findOrInstall() (string, error) {
 		}
 	}
 	for _, p := range candidates {
-		if isExecutable(p) {
+		if testtool.IsExecutable(p) {
 			return p, nil
 		}
 	}
@@ -405,50 +396,7 @@ func findOrInstall() (string, error) {
 	return install()
 }
 
-// install runs scripts/install-versitygw.sh, which prints the binary's path
-// on its last line.
+// install runs scripts/install-versitygw.sh.
 func install() (string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	script := filepath.Join(root, "scripts", "install-versitygw.sh")
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("/bin/sh", script)
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("versitygw missing and %s failed: %w\n%s", script, err, stderr.Bytes())
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	p := strings.TrimSpace(lines[len(lines)-1])
-	if !isExecutable(p) {
-		return "", fmt.Errorf("%s printed %q, not an executable", script, p)
-	}
-	return p, nil
-}
-
-// repoRoot walks up from the working directory to the directory holding
-// go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repository root: %w", err)
-	}
-	for range 64 {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return "", errors.New("find repository root: no go.mod above the working directory")
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+	return testtool.Install("install-versitygw.sh", "versitygw", testtool.IsExecutable)
 }
