@@ -3,6 +3,7 @@ package retention
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -157,7 +158,7 @@ func (r *Result) ids(f Fate) []format.ID {
 // item is the working state of one input snapshot.
 type item struct {
 	in      int
-	key     string
+	group   int32 // group number, then the group's rank in key order
 	t       time.Time
 	id      format.ID
 	partial bool
@@ -189,14 +190,15 @@ func Apply(snaps []Snapshot, p Policy, now time.Time, zone *time.Location) (*Res
 	}
 
 	items := make([]item, len(snaps))
-	ids := make(map[format.ID]struct{}, len(snaps))
+	if err := checkUniqueIDs(snaps); err != nil {
+		return nil, err
+	}
+	groupOf := map[string]int32{}
+	var keys []string // distinct group keys, by group number
 	var enc keyEncoder
+	var last int32 // the previous snapshot's group, often this one's
 	for i := range snaps {
 		s := &snaps[i]
-		if _, dup := ids[s.ID]; dup {
-			return nil, fmt.Errorf("%w: %s", ErrDuplicateID, s.ID)
-		}
-		ids[s.ID] = struct{}{}
 		it := &items[i]
 		it.in, it.t, it.id, it.partial = i, s.Time.Round(0), s.ID, s.Partial
 		it.tags = normTags(s.Tags)
@@ -210,13 +212,39 @@ func Apply(snaps []Snapshot, p Policy, now time.Time, zone *time.Location) (*Res
 		if gb&GroupTags != 0 {
 			enc.list(it.tags)
 		}
-		it.key = string(enc.b)
+		if len(keys) == 0 || string(enc.b) != keys[last] {
+			g, ok := groupOf[string(enc.b)]
+			if !ok {
+				g = int32(len(keys))
+				keys = append(keys, string(enc.b))
+				groupOf[keys[g]] = g
+			}
+			last = g
+		}
+		it.group = last
 		if needBucket != [5]bool{} {
 			it.b = bucketKeys(it.t.In(zone), needBucket)
 		}
 	}
-	slices.SortFunc(items, func(a, b item) int {
-		if c := cmp.Compare(a.key, b.key); c != 0 {
+	// Number the groups in key order, then sort once: by group, time
+	// descending, ID ascending.
+	byKey := make([]int32, len(keys))
+	for i := range byKey {
+		byKey[i] = int32(i)
+	}
+	slices.SortFunc(byKey, func(a, b int32) int { return cmp.Compare(keys[a], keys[b]) })
+	rank := make([]int32, len(keys))
+	for r, g := range byKey {
+		rank[g] = int32(r)
+	}
+	order := make([]int32, len(items))
+	for i := range order {
+		order[i] = int32(i)
+		items[i].group = rank[items[i].group]
+	}
+	slices.SortFunc(order, func(x, y int32) int {
+		a, b := &items[x], &items[y]
+		if c := cmp.Compare(a.group, b.group); c != 0 {
 			return c
 		}
 		if c := b.t.Compare(a.t); c != 0 {
@@ -224,12 +252,17 @@ func Apply(snaps []Snapshot, p Policy, now time.Time, zone *time.Location) (*Res
 		}
 		return bytes.Compare(a.id[:], b.id[:])
 	})
+	sorted := make([]item, len(items))
+	for i, x := range order {
+		sorted[i] = items[x]
+	}
+	items = sorted
 
 	res := &Result{Zone: zone.String()}
 	ev := evaluator{rules: rules, limit: now.Round(0).Add(FutureSlack), zone: zone}
 	for lo := 0; lo < len(items); {
 		hi := lo + 1
-		for hi < len(items) && items[hi].key == items[lo].key {
+		for hi < len(items) && items[hi].group == items[lo].group {
 			hi++
 		}
 		g := items[lo:hi]
@@ -279,10 +312,10 @@ func makeGroup(g []item, snaps []Snapshot, gb GroupBy, ref time.Time) Group {
 		key.Host = s0.Host
 	}
 	if gb&GroupPaths != 0 {
-		key.Paths = normTags(s0.Paths)
+		key.Paths = slices.Clone(normTags(s0.Paths))
 	}
 	if gb&GroupTags != 0 {
-		key.Tags = g[0].tags
+		key.Tags = slices.Clone(g[0].tags)
 	}
 	out := Group{Key: key, Ref: ref, Snapshots: make([]Decision, len(g))}
 	for i := range g {
@@ -441,6 +474,38 @@ func hasAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// checkUniqueIDs fails with ErrDuplicateID if two snapshots share an ID.
+// It sorts the IDs' first 8 bytes (IDs are hashes, so these almost always
+// differ) and sorts by full ID only runs of equal prefixes.
+func checkUniqueIDs(snaps []Snapshot) error {
+	type pre struct {
+		p uint64
+		i int32
+	}
+	ps := make([]pre, len(snaps))
+	for i := range snaps {
+		ps[i] = pre{binary.BigEndian.Uint64(snaps[i].ID[:8]), int32(i)}
+	}
+	slices.SortFunc(ps, func(a, b pre) int { return cmp.Compare(a.p, b.p) })
+	for lo := 0; lo < len(ps); {
+		hi := lo + 1
+		for hi < len(ps) && ps[hi].p == ps[lo].p {
+			hi++
+		}
+		if hi-lo > 1 {
+			run := ps[lo:hi]
+			slices.SortFunc(run, func(a, b pre) int { return bytes.Compare(snaps[a.i].ID[:], snaps[b.i].ID[:]) })
+			for i := 1; i < len(run); i++ {
+				if id := snaps[run[i].i].ID; id == snaps[run[i-1].i].ID {
+					return fmt.Errorf("%w: %s", ErrDuplicateID, id)
+				}
+			}
+		}
+		lo = hi
+	}
+	return nil
 }
 
 // bucketWalker remembers the buckets a rule has already kept. Walking

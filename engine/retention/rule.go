@@ -225,8 +225,19 @@ func (r *Rule) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// normTags returns tags sorted with duplicates removed, as a new slice.
+// normTags returns tags sorted with duplicates removed: tags itself if it
+// already is, else a new slice.
 func normTags(tags []string) []string {
+	sortedSet := true
+	for i := 1; i < len(tags); i++ {
+		if tags[i-1] >= tags[i] {
+			sortedSet = false
+			break
+		}
+	}
+	if sortedSet {
+		return tags
+	}
 	out := slices.Clone(tags)
 	slices.Sort(out)
 	return slices.Compact(out)
