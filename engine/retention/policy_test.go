@@ -236,6 +236,11 @@ var policyCases = []policyCase{
 		keep: map[int][]string{0: {"partial newer than newest complete"}, 1: {lc, "last 1/2"}, 3: {"last 2/2"}, 5: {"tag keep"}, 6: {"future"}},
 	},
 	{
+		name: "a partial snapshot at the same time as the newest complete one is not newer", rules: []string{"last 1"},
+		snaps: []tsnap{{t: "2024-01-05T00:00:00Z", partial: true}, {t: "2024-01-05T00:00:00Z"}, {t: "2024-01-05T00:00:00.000000001Z", partial: true}},
+		keep:  map[int][]string{1: {lc, "last 1/1"}, 2: {"partial newer than newest complete"}},
+	},
+	{
 		name: "a group with only partial snapshots keeps them all", rules: []string{"last 1"},
 		snaps: []tsnap{{t: "2024-01-05T00:00:00Z", partial: true}, {t: "2024-01-04T00:00:00Z", partial: true}},
 		keep:  map[int][]string{0: {"partial newer than newest complete"}, 1: {"partial newer than newest complete"}},
@@ -304,7 +309,11 @@ func TestApplyIgnoresTimeLocal(t *testing.T) {
 }
 
 func TestApplyGroupKeysAndOrder(t *testing.T) {
-	c := policyCases[len(policyCases)-5] // group by host and paths
+	i := slices.IndexFunc(policyCases, func(c policyCase) bool { return c.name == "group by host and paths: path order and duplicates do not matter" })
+	if i < 0 {
+		t.Fatal("case not found")
+	}
+	c := policyCases[i]
 	snaps, p, now, zone := c.inputs(t)
 	res, err := Apply(snaps, p, now, zone)
 	if err != nil {

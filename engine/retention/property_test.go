@@ -18,6 +18,7 @@ const propertySeeds = 400
 var propertyZones = []string{"UTC", "Europe/Berlin", "America/New_York", "America/Sao_Paulo", "Australia/Lord_Howe", "Asia/Kolkata"}
 
 type propCase struct {
+	extra Rule // a rule to add, for TestPropertyAddingRuleNeverRemovesMore
 	snaps []Snapshot
 	p     Policy
 	now   time.Time
@@ -92,7 +93,7 @@ func genCase(t testing.TB, r *rand.Rand) propCase {
 	}
 	gb := []GroupBy{0, GroupHost, GroupNone, GroupHost | GroupTags, GroupPaths | GroupTags}[r.IntN(5)]
 	now := base.Add(-time.Duration(r.Int64N(int64(span / 8))))
-	return propCase{snaps: snaps, p: Policy{Rules: rules, GroupBy: gb}, now: now, zone: zone}
+	return propCase{extra: genRule(r), snaps: snaps, p: Policy{Rules: rules, GroupBy: gb}, now: now, zone: zone}
 }
 
 // forEachSeed runs f on propertySeeds generated cases, naming the seed
@@ -258,8 +259,15 @@ func TestPropertyOracle(t *testing.T) {
 			gotRule[r.String()] = map[format.ID]bool{}
 		}
 		for _, g := range res.Groups {
+			next := map[string]int{} // per rule, the counter the next kept snapshot must carry
 			for _, d := range g.Snapshots {
 				for _, re := range d.Reasons {
+					if re.Count > 0 {
+						if re.Count != next[re.Rule]+1 {
+							return fmt.Errorf("rule %q: counter %d after %d", re.Rule, re.Count, next[re.Rule])
+						}
+						next[re.Rule] = re.Count
+					}
 					switch re.Kind {
 					case ReasonFuture, ReasonLastComplete, ReasonPartial:
 						gotSafety[d.ID] = true
@@ -335,7 +343,7 @@ func TestPropertyAddingRuleNeverRemovesMore(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		extra := genRule(rand.New(rand.NewPCG(uint64(len(c.snaps)), uint64(len(c.p.Rules)))))
+		extra := c.extra
 		more := Policy{Rules: append(slices.Clone(c.p.Rules), extra), GroupBy: c.p.GroupBy}
 		res2, err := Apply(c.snaps, more, c.now, c.zone)
 		if err != nil {

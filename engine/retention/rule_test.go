@@ -124,6 +124,23 @@ func TestParseRule(t *testing.T) {
 	}
 }
 
+func TestInvalidValuesPrint(t *testing.T) {
+	if s := (Duration{}).String(); s != "0h" {
+		t.Errorf("zero duration prints %q", s)
+	}
+	if s := (Rule{Kind: 99}).String(); s != "kind(99)" {
+		t.Errorf("unknown kind prints %q", s)
+	}
+	if s := (GroupNone | GroupHost).String(); s != "groupby(0x9)" {
+		t.Errorf("bad group-by prints %q", s)
+	}
+	for _, d := range []Duration{{Days: -1}, {Hours: 1, Years: maxDurationField + 1}} {
+		if err := Within(d).Validate(); !errors.Is(err, ErrInvalidRule) || !errors.Is(err, ErrInvalidDuration) {
+			t.Errorf("within %+v: %v", d, err)
+		}
+	}
+}
+
 func TestRuleJSON(t *testing.T) {
 	p := struct {
 		Rules []Rule `json:"rules"`
