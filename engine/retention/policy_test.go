@@ -309,7 +309,9 @@ func TestApplyIgnoresTimeLocal(t *testing.T) {
 }
 
 func TestApplyGroupKeysAndOrder(t *testing.T) {
-	i := slices.IndexFunc(policyCases, func(c policyCase) bool { return c.name == "group by host and paths: path order and duplicates do not matter" })
+	i := slices.IndexFunc(policyCases, func(c policyCase) bool {
+		return c.name == "group by host and paths: path order and duplicates do not matter"
+	})
 	if i < 0 {
 		t.Fatal("case not found")
 	}
