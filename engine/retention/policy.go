@@ -189,10 +189,10 @@ func Apply(snaps []Snapshot, p Policy, now time.Time, zone *time.Location) (*Res
 		}
 	}
 
-	items := make([]item, len(snaps))
 	if err := checkUniqueIDs(snaps); err != nil {
 		return nil, err
 	}
+	items := make([]item, len(snaps))
 	groupOf := map[string]int32{}
 	var keys []string // distinct group keys, by group number
 	var enc keyEncoder
