@@ -29,6 +29,7 @@ import (
 	"lifeboat/engine/chunker"
 	"lifeboat/engine/drill"
 	"lifeboat/engine/format"
+	"lifeboat/engine/fsmeta"
 	"lifeboat/engine/repo"
 	"lifeboat/engine/restore"
 	"lifeboat/engine/syncer"
@@ -36,18 +37,21 @@ import (
 	"lifeboat/storage/local"
 )
 
-// The format test vectors (FORMAT.md, "Test vectors"): a tiny repository
-// in testdata/vectors/repo, checked in as fixed bytes (sealing is
-// randomized, so it cannot be regenerated identically), and
-// testdata/vectors/vectors.json, the expected plaintext of each of its
-// objects. TestFormatVectors decrypts and decodes every object with the
-// repository's real code, and again with the independent reader of
-// vectors_age_test.go, and compares both with vectors.json.
+// The format test vectors (FORMAT.md, "Test vectors"): tiny repositories
+// in testdata/vectors (repo, format version 2; repo-v3, format version 3,
+// with extended attributes and inode flags), checked in as fixed bytes
+// (sealing is randomized, so they cannot be regenerated identically), and
+// beside each its vectors file (vectors.json, vectors-v3.json), the
+// expected plaintext of each of its objects. TestFormatVectors decrypts
+// and decodes every object with the repository's real code, and again with
+// the independent readers of vectors_age_test.go and vectors_tree_test.go,
+// and compares both with the vectors file.
 //
-// LIFEBOAT_WRITE_VECTORS=1 writes a new repository and vectors.json (every
-// sealed byte changes; only do it when the format changes);
-// LIFEBOAT_WRITE_VECTORS=json rewrites only vectors.json from the
-// checked-in repository (when what vectors.json lists changes).
+// LIFEBOAT_WRITE_VECTORS=v3 (or v2) writes a new repository of that
+// version and its vectors file (every sealed byte changes; only do it when
+// that version's format changes; 1 writes both); LIFEBOAT_WRITE_VECTORS=json
+// (or v2json, v3json) rewrites only the vectors files from the checked-in
+// repositories (when what they list changes).
 const vectorDir = "testdata/vectors"
 
 // The documented inputs of the vector repository (README.md beside it).
@@ -59,6 +63,32 @@ const (
 var (
 	vectorTime    = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	vectorChunker = chunker.Params{Min: 64, Avg: 256, Max: 1024}
+)
+
+// The extension-area content of the version 3 vector repository
+// (README.md beside it).
+var (
+	vectorToolText   = []byte("#!/bin/sh\necho lifeboat\n")
+	vectorNodumpText = []byte("not for dump(8)\n")
+	// vectorNodumpFlags is FS_NODUMP_FL, which a file's owner may set.
+	vectorNodumpFlags uint32 = 0x40
+	vectorToolXattrs         = []format.Xattr{
+		// A version 2 file capability (struct vfs_cap_data): magic_etc
+		// 0x02000000 (no effective bit), permitted CAP_NET_BIND_SERVICE
+		// (bit 10), no inheritable bits, little-endian.
+		{Name: "security.capability", Value: []byte{0, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+		{Name: "user.comment", Value: []byte("vector file")},
+		{Name: "user.mime_type", Value: []byte("text/x-shellscript")},
+	}
+	vectorSubXattrs = []format.Xattr{
+		// A default POSIX ACL in the kernel's xattr form: version 2, then
+		// (tag u16, perm u16, id u32) entries, little-endian: user::rwx,
+		// group::r-x, other::r-x.
+		{Name: "system.posix_acl_default", Value: []byte{2, 0, 0, 0,
+			1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
+			4, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
+			0x20, 0, 5, 0, 0xff, 0xff, 0xff, 0xff}},
+	}
 )
 
 // vectorStream returns n bytes of the documented test stream: the
@@ -168,8 +198,12 @@ type VectorBlob struct {
 	RawLen    uint32 `json:"raw_len"`
 	StoredHex string `json:"stored_hex,omitempty"` // the bytes in the pack
 	RawHex    string `json:"raw_hex,omitempty"`    // the blob's plaintext
-	// TreeJSON is a tree blob's tree in the JSON encoding (§7).
+	// TreeJSON is a tree blob's tree in the JSON encoding (§7), when that
+	// encoding can hold it (not with extended attributes or flags).
 	TreeJSON string `json:"tree_json,omitempty"`
+	// Tree is an LBT3 tree blob decoded field by field, its extension
+	// areas included (§7).
+	Tree *VectorTree `json:"tree,omitempty"`
 }
 
 // VectorLayout is a pack's plaintext layout (§5).
@@ -179,21 +213,60 @@ type VectorLayout struct {
 	TrailerHex    string       `json:"trailer_hex"`
 }
 
+// vectorSet is one vector repository and its vectors file.
+type vectorSet struct {
+	// Version is the repository's format version.
+	Version int
+	// Repo and JSON are the repository directory and the vectors file,
+	// under vectorDir.
+	Repo, JSON string
+}
+
+// vectorSets are the vector repositories (README.md beside them): the
+// version 2 one, and the version 3 one, which adds extended attributes and
+// inode flags (LBT3 trees, FORMAT.md §7).
+var vectorSets = []vectorSet{
+	{Version: 2, Repo: "repo", JSON: "vectors.json"},
+	{Version: 3, Repo: "repo-v3", JSON: "vectors-v3.json"},
+}
+
+// vectorWrite reports what LIFEBOAT_WRITE_VECTORS asks for set s: a new
+// repository and vectors file ("1": every set; "v2", "v3": that set only),
+// or only the vectors file from the checked-in repository ("json": every
+// set; "v2json", "v3json": that set only).
+func vectorWrite(s vectorSet) (repo, json bool) {
+	tag := fmt.Sprintf("v%d", s.Version)
+	switch os.Getenv("LIFEBOAT_WRITE_VECTORS") {
+	case "1", tag:
+		return true, true
+	case "json", tag + "json":
+		return false, true
+	}
+	return false, false
+}
+
 func TestFormatVectors(t *testing.T) {
-	if w := os.Getenv("LIFEBOAT_WRITE_VECTORS"); w != "" {
-		if w != "json" {
-			writeVectorRepo(t, filepath.Join(vectorDir, "repo"))
+	for _, s := range vectorSets {
+		t.Run(fmt.Sprintf("v%d", s.Version), func(t *testing.T) { testVectorSet(t, s) })
+	}
+}
+
+func testVectorSet(t *testing.T, s vectorSet) {
+	dir := filepath.Join(vectorDir, s.Repo)
+	if wr, wj := vectorWrite(s); wr || wj {
+		if wr {
+			writeVectorRepo(t, dir, s.Version)
 		}
-		v := describeVectors(t, filepath.Join(vectorDir, "repo"))
+		v := describeVectors(t, dir)
 		data, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(vectorDir, "vectors.json"), append(data, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(vectorDir, s.JSON), append(data, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	data, err := os.ReadFile(filepath.Join(vectorDir, "vectors.json"))
+	data, err := os.ReadFile(filepath.Join(vectorDir, s.JSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +276,7 @@ func TestFormatVectors(t *testing.T) {
 	if err := dec.Decode(&want); err != nil {
 		t.Fatal(err)
 	}
-	got := describeVectors(t, filepath.Join(vectorDir, "repo"))
+	got := describeVectors(t, dir)
 	if !reflect.DeepEqual(got.Derived, want.Derived) {
 		t.Errorf("derived keys differ:\n got %+v\nwant %+v", got.Derived, want.Derived)
 	}
@@ -211,7 +284,7 @@ func TestFormatVectors(t *testing.T) {
 		t.Errorf("files differ:\n got %+v\nwant %+v", got.Files, want.Files)
 	}
 	if len(got.Objects) != len(want.Objects) {
-		t.Errorf("%d objects in the repository, vectors.json lists %d", len(got.Objects), len(want.Objects))
+		t.Errorf("%d objects in the repository, %s lists %d", len(got.Objects), s.JSON, len(want.Objects))
 	}
 	for i := range min(len(got.Objects), len(want.Objects)) {
 		if g, w := got.Objects[i], want.Objects[i]; !reflect.DeepEqual(g, w) {
@@ -224,16 +297,18 @@ func TestFormatVectors(t *testing.T) {
 	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("vectors differ:\n got %+v\nwant %+v", got, want)
 	}
-	if want.FormatVersion != 2 {
-		t.Errorf("the vector repository is of version %d; README.md says 2", want.FormatVersion)
+	if want.FormatVersion != s.Version {
+		t.Errorf("the vector repository %s is of version %d; README.md says %d", s.Repo, want.FormatVersion, s.Version)
 	}
-	restoreVectorRepo(t, want)
+	restoreVectorRepo(t, dir, want)
 }
 
-// writeVectorRepo writes the vector repository: one snapshot of /srv/data
-// with the documented files, built through the repository's own API so
-// that every plaintext but the pack names is reproducible.
-func writeVectorRepo(t *testing.T, dir string) {
+// writeVectorRepo writes a vector repository of format version version:
+// one snapshot of /srv/data with the documented files (from version 3 on,
+// with extended attributes and inode flags), built through the
+// repository's own API so that every plaintext but the pack names is
+// reproducible.
+func writeVectorRepo(t *testing.T, dir string, version int) {
 	t.Helper()
 	// One pack slot per blob type, so the data blobs share one pack.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
@@ -254,7 +329,7 @@ func writeVectorRepo(t *testing.T, dir string) {
 		Options:   repo.Options{Now: now, Rand: vectorRand()},
 		Recipient: rc, KeyLabel: "vectors", Host: "vectors-host", Username: "user",
 		Chunker: vectorChunker, PackSize: 1 << 20,
-		FormatVersion: 2, // README.md: a version 2 repository
+		FormatVersion: version,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -296,7 +371,7 @@ func writeVectorRepo(t *testing.T, dir string) {
 	}
 	hello := []byte("Hello, Lifeboat!\n")
 	sub := saveTree(saveFile("hardlink.txt", hello, 12, 2))
-	data := saveTree(
+	nodes := []format.Node{
 		saveFile("empty", nil, 10, 1),
 		saveFile("hello.txt", hello, 12, 2),
 		format.Node{Name: "link", Type: format.TypeSymlink, Mode: 0o777, UID: 1000, GID: 1000,
@@ -306,7 +381,22 @@ func writeVectorRepo(t *testing.T, dir string) {
 			User: "user", Group: "user", MTime: mtime, CTime: ctime, DeviceID: 2049},
 		saveFile("random.bin", vectorStream("lifeboat vectors random.bin", 3000), 14, 1),
 		dirNode("sub", sub, 1000, "user"),
-	)
+	}
+	files, fileBytes := 5, 2*len(hello)+len(text)+3000
+	if version >= 3 {
+		// The extension area (FORMAT.md §7): a file with two user.*
+		// attributes and a file capability, a directory with a default
+		// ACL, a file with the no-dump inode flag.
+		nodump, tool := saveFile("nodump.txt", vectorNodumpText, 15, 1), saveFile("tool", vectorToolText, 16, 1)
+		nodump.Flags = vectorNodumpFlags
+		tool.Mode = 0o755
+		tool.Xattrs = vectorToolXattrs
+		nodes[6].Xattrs = vectorSubXattrs
+		nodes = append(nodes, nodump, tool)
+		slices.SortFunc(nodes, func(a, b format.Node) int { return strings.Compare(a.Name, b.Name) })
+		files, fileBytes = files+2, fileBytes+len(vectorNodumpText)+len(vectorToolText)
+	}
+	data := saveTree(nodes...)
 	srv := saveTree(dirNode("data", data, 1000, "user"))
 	root := saveTree(dirNode("srv", srv, 0, "root"))
 	stats, err := r.Flush(ctx)
@@ -314,11 +404,11 @@ func writeVectorRepo(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	snap := &format.Snapshot{
-		Version: format.Version, Time: vectorTime, Host: "vectors-host", Username: "user",
+		Version: version, Time: vectorTime, Host: "vectors-host", Username: "user",
 		Paths: []string{"/srv/data"}, Tags: []string{"vectors"}, Tree: root, Program: "lifeboat format vectors",
 		Summary: &format.Summary{Start: vectorTime, End: vectorTime.Add(2 * time.Second),
-			FilesNew: 5, Dirs: 4, TotalFiles: 5, TotalBytes: int64(2*len(hello) + len(text) + 3000),
-			BytesRead:  int64(2*len(hello) + len(text) + 3000),
+			FilesNew: int64(files), Dirs: 4, TotalFiles: int64(files), TotalBytes: int64(fileBytes),
+			BytesRead:  int64(fileBytes),
 			BlobsAdded: stats.Blobs, BytesAdded: stats.BytesAdded, BytesStored: stats.BytesStored, PacksAdded: stats.Packs},
 	}
 	if _, err := r.SaveSnapshot(ctx, snap); err != nil {
@@ -355,7 +445,7 @@ func describeVectors(t *testing.T, dir string) *Vectors {
 	t.Helper()
 	ctx := context.Background()
 	v := &Vectors{
-		Comment: "Expected content of every object of repo/ (see README.md and FORMAT.md, Test vectors). " +
+		Comment: "Expected content of every object of " + filepath.Base(dir) + "/ (see README.md and FORMAT.md, Test vectors). " +
 			"Hex is lowercase; IDs are hex; sizes in bytes. Generated by tests/vectors_test.go.",
 		Passphrase: vectorPassphrase,
 	}
@@ -678,14 +768,30 @@ func describePack(t *testing.T, r *repo.Repository, name string, plain []byte, k
 			if err != nil {
 				t.Fatal(err)
 			}
-			js, err := format.EncodeTree(tree, format.TreeJSON)
+			// The independent reader of §7 (vectors_tree_test.go) must
+			// read the tree the real code reads.
+			vt, err := parseTreeIndependently(blob)
 			if err != nil {
+				t.Fatalf("%s: tree %s: independent reader: %v", name, id, err)
+			}
+			if got, want := vt.withoutAreas(), vectorTreeOf(tree); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: tree %s: the independent reader differs:\n%+v\n%+v", name, id, got, want)
+			}
+			if vt.Magic == "LBT3" {
+				b.Tree = vt
+			}
+			// JSON (version 1) cannot hold extended attributes or flags.
+			js, err := format.EncodeTree(tree, format.TreeJSON)
+			switch {
+			case errors.Is(err, format.ErrNotRepresentable):
+			case err != nil:
 				t.Fatal(err)
+			default:
+				if back, err := format.DecodeTree(js); err != nil || !reflect.DeepEqual(back, tree) {
+					t.Fatalf("%s: tree %s does not round-trip through JSON: %v", name, id, err)
+				}
+				b.TreeJSON = string(js)
 			}
-			if back, err := format.DecodeTree(js); err != nil || !reflect.DeepEqual(back, tree) {
-				t.Fatalf("%s: tree %s does not round-trip through JSON: %v", name, id, err)
-			}
-			b.TreeJSON = string(js)
 		}
 		l.Blobs = append(l.Blobs, b)
 	}
@@ -734,12 +840,14 @@ func parseIndexIndependently(t *testing.T, b []byte) []VectorPack {
 	return out
 }
 
-// restoreVectorRepo restores the vector snapshot and compares the files
-// with vectors.json.
-func restoreVectorRepo(t *testing.T, v Vectors) {
+// restoreVectorRepo restores the vector snapshot of the repository in dir
+// and compares the files with its vectors; from version 3 on, on Linux,
+// the extended attributes and inode flags too (as a non-owner restore:
+// security.capability goes with ownership and is left out).
+func restoreVectorRepo(t *testing.T, dir string, v Vectors) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := local.Open(filepath.Join(vectorDir, "repo"))
+	st, err := local.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -756,9 +864,11 @@ func restoreVectorRepo(t *testing.T, v Vectors) {
 	}
 	target := t.TempDir()
 	owner := false
+	ext := v.FormatVersion >= 3 && runtime.GOOS == "linux"
 	res, err := restore.Run(ctx, r, snap.Snapshot, restore.Options{Target: target, Owner: &owner,
+		NoXattrs: !ext, NoFlags: !ext,
 		OnError: func(p string, err error) { t.Errorf("restore %s: %v", p, err) }})
-	if err != nil || res.Errors > 0 {
+	if err != nil || res.Errors > 0 || res.XattrErrors > 0 {
 		t.Fatalf("restore: %v %+v", err, res)
 	}
 	for _, f := range v.Files {
@@ -777,5 +887,34 @@ func restoreVectorRepo(t *testing.T, v Vectors) {
 	b, errB := os.Stat(filepath.Join(target, "srv", "data", "sub", "hardlink.txt"))
 	if err := errors.Join(errA, errB); err != nil || !os.SameFile(a, b) {
 		t.Errorf("hello.txt and sub/hardlink.txt are not one hard-linked file: %v", err)
+	}
+	if ext {
+		checkVectorExtensions(t, filepath.Join(target, "srv", "data"))
+	}
+}
+
+// checkVectorExtensions checks the extended attributes and the inode flags
+// restored from the version 3 vector repository into dir (/srv/data).
+func checkVectorExtensions(t *testing.T, dir string) {
+	t.Helper()
+	want := map[string][]format.Xattr{"tool": vectorToolXattrs[1:], "sub": vectorSubXattrs}
+	for name, xs := range want {
+		for _, x := range xs {
+			got, err := fsmeta.GetXattr(filepath.Join(dir, name), x.Name)
+			if err != nil || !bytes.Equal(got, x.Value) {
+				t.Errorf("%s: %s restored as %x (%v), want %x", name, x.Name, got, err, x.Value)
+			}
+		}
+	}
+	if _, err := fsmeta.GetXattr(filepath.Join(dir, "tool"), "security.capability"); err == nil {
+		t.Error("tool: security.capability restored without ownership")
+	}
+	f, err := os.Open(filepath.Join(dir, "nodump.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if fl, err := fsmeta.Flags(int(f.Fd())); err != nil || fl&vectorNodumpFlags == 0 {
+		t.Errorf("nodump.txt: inode flags %#x (%v), want %#x set", fl, err, vectorNodumpFlags)
 	}
 }
