@@ -38,10 +38,12 @@ import (
 )
 
 // The format test vectors (FORMAT.md, "Test vectors"): tiny repositories
-// in testdata/vectors (repo, format version 2; repo-v3, format version 3,
-// with extended attributes and inode flags), checked in as fixed bytes
+// in testdata/vectors (repo-v1, format version 1 with JSON trees; repo,
+// format version 2; repo-v3, format version 3, with extended attributes
+// and inode flags), checked in as fixed bytes
 // (sealing is randomized, so they cannot be regenerated identically), and
-// beside each its vectors file (vectors.json, vectors-v3.json), the
+// beside each its vectors file (vectors-v1.json, vectors.json,
+// vectors-v3.json), the
 // expected plaintext of each of its objects. TestFormatVectors decrypts
 // and decodes every object with the repository's real code, and again with
 // the independent readers of vectors_age_test.go and vectors_tree_test.go,
@@ -223,17 +225,18 @@ type vectorSet struct {
 }
 
 // vectorSets are the vector repositories (README.md beside them): the
-// version 2 one, and the version 3 one, which adds extended attributes and
+// version 1 one (JSON trees), the version 2 one, and the version 3 one, which adds extended attributes and
 // inode flags (LBT3 trees, FORMAT.md §7).
 var vectorSets = []vectorSet{
+	{Version: 1, Repo: "repo-v1", JSON: "vectors-v1.json"},
 	{Version: 2, Repo: "repo", JSON: "vectors.json"},
 	{Version: 3, Repo: "repo-v3", JSON: "vectors-v3.json"},
 }
 
 // vectorWrite reports what LIFEBOAT_WRITE_VECTORS asks for set s: a new
-// repository and vectors file ("1": every set; "v2", "v3": that set only),
+// repository and vectors file ("1": every set; "v1", "v2", "v3": that set only),
 // or only the vectors file from the checked-in repository ("json": every
-// set; "v2json", "v3json": that set only).
+// set; "v1json", "v2json", "v3json": that set only).
 func vectorWrite(s vectorSet) (repo, json bool) {
 	tag := fmt.Sprintf("v%d", s.Version)
 	switch os.Getenv("LIFEBOAT_WRITE_VECTORS") {
@@ -768,17 +771,25 @@ func describePack(t *testing.T, r *repo.Repository, name string, plain []byte, k
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The independent reader of §7 (vectors_tree_test.go) must
-			// read the tree the real code reads.
-			vt, err := parseTreeIndependently(blob)
-			if err != nil {
-				t.Fatalf("%s: tree %s: independent reader: %v", name, id, err)
-			}
-			if got, want := vt.withoutAreas(), vectorTreeOf(tree); !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s: tree %s: the independent reader differs:\n%+v\n%+v", name, id, got, want)
-			}
-			if vt.Magic == "LBT3" {
-				b.Tree = vt
+			if bytes.HasPrefix(blob, []byte("{")) {
+				// A JSON tree (version 1): the encoding is deterministic,
+				// so encoding the decoded tree gives the stored bytes.
+				if js, err := format.EncodeTree(tree, format.TreeJSON); err != nil || !bytes.Equal(js, blob) {
+					t.Fatalf("%s: JSON tree %s does not encode back to its bytes: %v", name, id, err)
+				}
+			} else {
+				// The independent reader of §7 (vectors_tree_test.go)
+				// must read the tree the real code reads.
+				vt, err := parseTreeIndependently(blob)
+				if err != nil {
+					t.Fatalf("%s: tree %s: independent reader: %v", name, id, err)
+				}
+				if got, want := vt.withoutAreas(), vectorTreeOf(tree); !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: tree %s: the independent reader differs:\n%+v\n%+v", name, id, got, want)
+				}
+				if vt.Magic == "LBT3" {
+					b.Tree = vt
+				}
 			}
 			// JSON (version 1) cannot hold extended attributes or flags.
 			js, err := format.EncodeTree(tree, format.TreeJSON)
