@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,16 +169,8 @@ func (r *Repository) Tombstones(ctx context.Context) ([]Tombstone, error) {
 		}
 		out = append(out, t)
 	}
-	sortTombstones(out)
+	slices.SortFunc(out, func(a, b Tombstone) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
-}
-
-func sortTombstones(ts []Tombstone) {
-	for i := 1; i < len(ts); i++ {
-		for j := i; j > 0 && ts[j].Name < ts[j-1].Name; j-- {
-			ts[j], ts[j-1] = ts[j-1], ts[j]
-		}
-	}
 }
 
 // Deletion is the outcome of deleting objects with tombstones.
