@@ -21,6 +21,7 @@ import (
 	"lifeboat/engine/restore"
 	formatv1 "lifeboat/tests/oldformat/v1"
 	formatv2 "lifeboat/tests/oldformat/v2"
+	formatv3 "lifeboat/tests/oldformat/v3"
 )
 
 // oldReader is the decoders of an earlier format version's releases
@@ -95,6 +96,38 @@ func oldReaderOf(v int) oldReader {
 			},
 			tree: func(b []byte) ([]string, error) {
 				t, err := formatv2.DecodeTree(b)
+				if err != nil {
+					return nil, err
+				}
+				var names []string
+				for _, n := range t.Nodes {
+					names = append(names, n.Name)
+				}
+				return names, nil
+			},
+		}
+	case 3:
+		return oldReader{
+			config: func(b []byte) error { _, err := formatv3.DecodeConfig(b); return err },
+			key:    func(b []byte) error { _, err := formatv3.DecodeKey(b); return err },
+			snapshot: func(b []byte) (int, error) {
+				s, err := formatv3.DecodeSnapshot(b)
+				if err != nil {
+					return 0, err
+				}
+				return s.Version, nil
+			},
+			index: func(b []byte) error { _, err := formatv3.DecodeIndex(b); return err },
+			trailer: func(b []byte, size int64) ([]oldBlob, error) {
+				blobs, err := formatv3.DecodePackTrailer(b, size)
+				var out []oldBlob
+				for _, x := range blobs {
+					out = append(out, oldBlob{x.Type == formatv3.BlobTree, x.Compressed(), int(x.Offset), int(x.Length), int(x.RawLen)})
+				}
+				return out, err
+			},
+			tree: func(b []byte) ([]string, error) {
+				t, err := formatv3.DecodeTree(b)
 				if err != nil {
 					return nil, err
 				}
@@ -248,14 +281,14 @@ func copyFixture(t *testing.T, v string) string {
 }
 
 // TestOldReadersReadWhatCurrentWritersStore backs up into copies of the
-// version 1 and version 2 fixtures and decodes every object of the result
+// version 1, 2 and 3 fixtures and decodes every object of the result
 // with those versions' own decoders: the releases that wrote a repository
 // keep reading all of it, the new snapshot included. In version 1 (JSON
 // trees), a name or symlink target that is not UTF-8 cannot be stored
 // unchanged: the entry is left out with a warning naming lifeboat migrate
 // (snapshot partial), never stored altered; version 2 stores it exactly.
 func TestOldReadersReadWhatCurrentWritersStore(t *testing.T) {
-	for _, v := range []int{1, 2} {
+	for _, v := range []int{1, 2, 3} {
 		t.Run(fixtureName(v), func(t *testing.T) {
 			ctx := context.Background()
 			dir := copyFixture(t, fixtureName(v))
@@ -285,7 +318,7 @@ func TestOldReadersReadWhatCurrentWritersStore(t *testing.T) {
 			if res.Snapshot.Version != v {
 				t.Fatalf("snapshot version %d in a version %d repository", res.Snapshot.Version, v)
 			}
-			wantWarnings := map[int]int{1: 2, 2: 0}[v]
+			wantWarnings := map[int]int{1: 2, 2: 0, 3: 0}[v]
 			if len(warnings) != wantWarnings || res.Snapshot.Summary.Partial != (wantWarnings > 0) {
 				t.Fatalf("%d warnings (%v), partial %v; want %d", len(warnings), warnings, res.Snapshot.Summary.Partial, wantWarnings)
 			}
@@ -295,8 +328,8 @@ func TestOldReadersReadWhatCurrentWritersStore(t *testing.T) {
 				}
 			}
 			names, versions := decodeWithOldReader(t, dir, v)
-			if len(versions) != 2 {
-				t.Fatalf("old reader decoded %d snapshots, want 2", len(versions))
+			if want := map[int]int{1: 2, 2: 2, 3: 3}[v]; len(versions) != want {
+				t.Fatalf("old reader decoded %d snapshots, want %d", len(versions), want)
 			}
 			for _, sv := range versions {
 				if sv > v {
@@ -347,12 +380,12 @@ func readManifest(t *testing.T, dir string) map[string]manifestEntry {
 	return want
 }
 
-// TestOldReadersRefuseMigratedRepository migrates copies of the version 1
-// and 2 fixtures to version 3: those versions' decoders then refuse the
+// TestOldReadersRefuseMigratedRepository migrates copies of the version 1,
+// 2 and 3 fixtures to the current version: those versions' decoders then refuse the
 // config, saying its version is newer than they understand (not that the
 // data is malformed), while this release still restores every snapshot.
 func TestOldReadersRefuseMigratedRepository(t *testing.T) {
-	for _, v := range []int{1, 2} {
+	for _, v := range []int{1, 2, 3} {
 		t.Run(fixtureName(v), func(t *testing.T) {
 			ctx := context.Background()
 			dir := copyFixture(t, fixtureName(v))
@@ -369,14 +402,14 @@ func TestOldReadersRefuseMigratedRepository(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = oldReaderOf(v).config(plain)
-			if err == nil || !strings.Contains(err.Error(), "version 3 is newer than this lifeboat understands") {
-				t.Fatalf("version %d reader on a version 3 config: %v", v, err)
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("version %d is newer than this lifeboat understands", format.Version)) {
+				t.Fatalf("version %d reader on a version %d config: %v", v, format.Version, err)
 			}
 			r = openFixture(t, dir)
 			if err := r.LoadIndex(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if got := r.FormatVersion(); got != 3 {
+			if got := r.FormatVersion(); got != format.Version {
 				t.Fatalf("migrated fixture opens as version %d", got)
 			}
 			snap, err := r.FindSnapshot(ctx, "latest", repo.Filter{})
@@ -399,9 +432,55 @@ func TestOldReadersRefuseMigratedRepository(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw, err := r.LoadBlob(ctx, res.Snapshot.Tree)
-			if err != nil || !bytes.HasPrefix(raw, []byte("LBT3")) || res.Snapshot.Version != 3 {
+			if err != nil || !bytes.HasPrefix(raw, []byte("LBT3")) || res.Snapshot.Version != format.Version {
 				t.Fatalf("after migrate: tree %.4q, snapshot version %d, %v", raw, res.Snapshot.Version, err)
 			}
 		})
+	}
+}
+
+// TestVersion3RepositoryGetsNoTombstones: in a version 3 repository (whose
+// releases know no tombstones) forget is refused and key remove deletes
+// the key object as before, without writing a tombstone; after a migrate
+// to version 4 both record tombstones, and forget works.
+func TestVersion3RepositoryGetsNoTombstones(t *testing.T) {
+	ctx := context.Background()
+	dir := copyFixture(t, "v3")
+	r := openFixture(t, dir)
+	snaps, err := r.Snapshots(ctx)
+	if err != nil || len(snaps) != 2 {
+		t.Fatalf("v3 fixture snapshots: %v, %v", snaps, err)
+	}
+	if _, err := r.Forget(ctx, []format.ID{snaps[0].ID}); !errors.Is(err, repo.ErrNoTombstones) {
+		t.Fatalf("forget in a version 3 repository: %v", err)
+	}
+	_, rc, _ := crypto.GenerateX25519()
+	rcp, _ := crypto.ParseRecipient(rc)
+	kid, err := r.AddKey(ctx, rcp, "extra", "h", "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := r.RemoveKey(ctx, kid.String())
+	if err != nil || kr.Tombstoned {
+		t.Fatalf("key remove in a version 3 repository: %+v, %v", kr, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "repo", "tombstones")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a version 3 repository got tombstones: %v", err)
+	}
+	// What the v3 releases read is all still there.
+	decodeWithOldReader(t, dir, 3)
+	if _, err := migrate.Run(ctx, r, migrate.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	r = openFixture(t, dir)
+	d, err := r.Forget(ctx, []format.ID{snaps[0].ID})
+	if err != nil || len(d.Objects) != 1 {
+		t.Fatalf("forget after migrate: %+v, %v", d, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "repo", "tombstones", "snapshots", snaps[0].ID.String())); err != nil {
+		t.Fatalf("no tombstone after migrate: %v", err)
+	}
+	if left, err := r.Snapshots(ctx); err != nil || len(left) != 1 || left[0].ID != snaps[1].ID {
+		t.Fatalf("snapshots after forget: %v, %v", left, err)
 	}
 }

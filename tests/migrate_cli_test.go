@@ -41,13 +41,13 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, code := lifeboatCLI(t, dir, "migrate", "--dry-run")
-	if code != 0 || !strings.Contains(out, "would raise from version 2 to 3") || !strings.Contains(out, "LBT3") {
+	if code != 0 || !strings.Contains(out, "would raise from version 2 to 4") || !strings.Contains(out, "LBT3") {
 		t.Fatalf("migrate --dry-run: exit %d\n%s%s", code, out, errOut)
 	}
 	if after, _ := os.ReadFile(cfgPath); !bytes.Equal(after, before) {
 		t.Fatal("migrate --dry-run changed the config")
 	}
-	for _, args := range [][]string{{"migrate", "--to", "4"}, {"migrate", "--to", "1"}} {
+	for _, args := range [][]string{{"migrate", "--to", "5"}, {"migrate", "--to", "1"}} {
 		if out, errOut, code := lifeboatCLI(t, dir, args...); code != 2 {
 			t.Fatalf("%v: exit %d, want 2\n%s%s", args, code, out, errOut)
 		}
@@ -57,18 +57,18 @@ func TestMigrateCommand(t *testing.T) {
 		From, To int
 		Regions  []struct{ Action string }
 	}
-	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.From != 2 || res.To != 3 || len(res.Regions) != 1 || res.Regions[0].Action != "raise" {
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.From != 2 || res.To != 4 || len(res.Regions) != 1 || res.Regions[0].Action != "raise" {
 		t.Fatalf("migrate --json: exit %d, %v\n%s%s", code, err, out, errOut)
 	}
 	out, errOut, code = lifeboatCLI(t, dir, "migrate")
-	if code != 0 || !strings.Contains(out, "already at version 3") || !strings.Contains(out, "nothing to do") {
+	if code != 0 || !strings.Contains(out, "already at version 4") || !strings.Contains(out, "nothing to do") {
 		t.Fatalf("second migrate: exit %d\n%s%s", code, out, errOut)
 	}
 	if out, errOut, code := lifeboatCLI(t, dir, "snapshots"); code != 0 {
 		t.Fatalf("snapshots after migrate: exit %d\n%s%s", code, out, errOut)
 	}
 
-	// A repository a newer release migrated to version 4: refused with
+	// A repository a newer release migrated to version 5: refused with
 	// its own message and exit code 7, not as damaged data.
 	cfg, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -79,7 +79,7 @@ func TestMigrateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain = bytes.Replace(plain, []byte(`"version":3`), []byte(`"version":4`), 1)
+	plain = bytes.Replace(plain, []byte(`"version":4`), []byte(`"version":5`), 1)
 	sealed, err := dk.Seal(plain)
 	if err != nil {
 		t.Fatal(err)
@@ -89,9 +89,9 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	for _, args := range [][]string{{"snapshots"}, {"migrate"}, {"backup", dir}} {
 		out, errOut, code := lifeboatCLI(t, dir, args...)
-		if code != 7 || !strings.Contains(errOut, "format version 4 is newer than this lifeboat understands") ||
+		if code != 7 || !strings.Contains(errOut, "format version 5 is newer than this lifeboat understands") ||
 			!strings.Contains(errOut, "upgrade lifeboat") || strings.Contains(errOut, "malformed") {
-			t.Fatalf("%v on a version 4 repository: exit %d, want 7\n%s%s", args, code, out, errOut)
+			t.Fatalf("%v on a version 5 repository: exit %d, want 7\n%s%s", args, code, out, errOut)
 		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"lifeboat/engine/format"
 	"lifeboat/engine/fsmeta"
 	"lifeboat/engine/repo"
+	"lifeboat/engine/syncer"
+	"lifeboat/storage/regions"
 )
 
 func (a *app) snapshotsCommand() *cobra.Command {
@@ -355,6 +357,19 @@ prune removes as missing.`,
 			err = held.lost(err)
 			if res == nil {
 				return err
+			}
+			if set, ok := st.(*regions.Set); ok {
+				// Regions sync refuses until re-seeded (a warning: no
+				// data is damaged).
+				if stale, serr := syncer.Stale(ctx, set, 0); serr == nil {
+					for _, sr := range stale {
+						w := fmt.Sprintf("region %s must be re-seeded: %s; run lifeboat sync --reseed %s", sr.Region, sr.Reason, sr.Region)
+						warnings = append(warnings, w)
+						if !a.flags.json {
+							fmt.Fprintf(a.stderr, "warning: %s\n", w)
+						}
+					}
+				}
 			}
 			var advice []string
 			if errors.Is(err, check.ErrProblems) {

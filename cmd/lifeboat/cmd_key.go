@@ -192,7 +192,10 @@ func (a *app) keyRemoveCommand() *cobra.Command {
 		Long: `Remove the key whose ID starts with ID. The last key cannot be removed. The key
 the current identity or passphrase opened the repository with is refused
 unless --force: removing it locks this identity out (the next command exits
-12) unless another key matches it.`,
+12) unless another key matches it. From format version 4 on, a tombstone of
+the key is written to every region first: a region that was down cannot bring
+the key back, and its copy there no longer opens the repository. In older
+repositories the key object is only deleted (a warning says so).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := a.openRepo(cmd.Context())
@@ -204,11 +207,17 @@ unless --force: removing it locks this identity out (the next command exits
 					return err
 				}
 			}
-			id, err := r.RemoveKey(cmd.Context(), args[0])
+			kr, err := r.RemoveKey(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			a.printf("removed key %s\n", id.Short())
+			a.printf("removed key %s\n", kr.ID.Short())
+			for _, p := range kr.Pending {
+				a.printf("not deleted yet (a region did not answer; its tombstone already keeps it from opening the repository, and lifeboat sync deletes it there): %s\n", p)
+			}
+			if !kr.Tombstoned {
+				fmt.Fprintf(a.stderr, "lifeboat: warning: format version %d records no tombstones: a region that was down keeps the key, and lifeboat sync copies it back; run lifeboat migrate, then remove it again if so\n", r.FormatVersion())
+			}
 			return nil
 		},
 	}

@@ -41,6 +41,7 @@ func (a *app) syncCommand() *cobra.Command {
 		bad         []string
 		concurrency int
 		lockWait    time.Duration
+		reseed      []string
 	}
 	cmd := &cobra.Command{
 		Use:   "sync",
@@ -53,7 +54,19 @@ downloads and hashes every existing copy. A region holding a different
 repository (another config) is refused. Missing local region directories are
 created. Needs no key. Exit code 4 when an object has no good copy left.
 Like the daemon's jobs, it holds the repository lock: while another host
-holds it, it waits up to --lock-wait, then fails naming the holder.`,
+holds it, it waits up to --lock-wait, then fails naming the holder.
+
+Deletions (format version 4): sync copies tombstones to the regions lacking
+them and never copies an object that has one. When an identity or passphrase
+is configured (no prompt), sync opens the repository with it and also deletes
+the tombstoned objects a region that was down still holds, honouring only
+tombstones that authenticate with the repository key; without a key it
+deletes nothing and says how many such objects are left. A region last
+synced more than the tombstone TTL (90 days) before the others is refused
+(exit 1): it may hold deleted objects whose tombstones are gone.
+--reseed REGION makes such a region a copy of the healthy ones: every key,
+pack, index and snapshot object it holds that no healthy region holds is
+deleted from it, then it receives what it lacks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -84,7 +97,11 @@ holds it, it waits up to --lock-wait, then fails naming the holder.`,
 				return err
 			}
 			defer held.release()
-			rep, err := syncer.Sync(held.ctx, set.Capabilities().Regions, syncer.Options{Verify: o.verify, Bad: o.bad, Concurrency: o.concurrency, Host: hostname()})
+			sopt := syncer.Options{Verify: o.verify, Bad: o.bad, Concurrency: o.concurrency, Host: hostname(), Reseed: o.reseed}
+			if v := a.syncVerifier(held.ctx, set); v != nil {
+				sopt.Tombstones = v
+			}
+			rep, err := syncer.Sync(held.ctx, set.Capabilities().Regions, sopt)
 			err = held.lost(err)
 			if errors.Is(err, repo.ErrNoRepository) || errors.Is(err, context.Canceled) {
 				return err
@@ -123,8 +140,27 @@ holds it, it waits up to --lock-wait, then fails naming the holder.`,
 	f.BoolVar(&o.verify, "verify", false, "also download and hash every existing copy")
 	f.StringArrayVar(&o.bad, "bad", nil, "hash every copy of this object `NAME` (e.g. a pack check reported; repeatable)")
 	f.IntVar(&o.concurrency, "concurrency", 0, "objects copied at once (default 4)")
+	f.StringArrayVar(&o.reseed, "reseed", nil, "make `REGION` a copy of the healthy regions, deleting what they lack (repeatable)")
 	lockWaitFlag(cmd, &o.lockWait)
 	return cmd
+}
+
+// syncVerifier opens the repository when an identity or passphrase is
+// configured (never prompting), so that sync can authenticate tombstones
+// and delete what they bury; nil when there is none (a keyless sync).
+func (a *app) syncVerifier(ctx context.Context, set *regions.Set) syncer.TombstoneVerifier {
+	id, err := a.identity(false)
+	if err != nil {
+		return nil
+	}
+	r, err := repo.Open(ctx, set, id, a.repoOptions())
+	if err != nil {
+		if !a.flags.quiet {
+			fmt.Fprintf(a.stderr, "lifeboat: warning: syncing without the key (tombstoned objects are not deleted): %v\n", err)
+		}
+		return nil
+	}
+	return r
 }
 
 func (a *app) printSync(rep *syncer.Report) {
@@ -137,11 +173,21 @@ func (a *app) printSync(rep *syncer.Report) {
 		switch {
 		case r.Foreign:
 			status = "refused: another repository"
+		case r.NeedsReseed:
+			status = "refused: re-seed it"
 		case !r.Complete:
 			status = "incomplete"
+		case r.Reseeded:
+			status = "complete (re-seeded)"
 		}
 		if !a.flags.quiet {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\n", r.Region, r.Copied, formatBytes(r.Bytes), r.Replaced, r.Verified, status)
+		}
+		if r.Deleted > 0 {
+			defer a.printf("region %s: deleted %d object(s) (tombstoned, or absent from the healthy regions when re-seeding)\n", r.Region, r.Deleted)
+		}
+		if r.Tombstoned > 0 {
+			fmt.Fprintf(a.stderr, "warning: region %s still holds %d tombstoned object(s) (never copied elsewhere): run lifeboat sync with the repository's identity or passphrase to delete them\n", r.Region, r.Tombstoned)
 		}
 		for _, e := range r.Errors {
 			fmt.Fprintf(a.stderr, "error: region %s: %s\n", r.Region, e)
@@ -400,6 +446,15 @@ func (a *app) printAudit(rep *syncer.AuditReport) {
 	}
 	for _, e := range rep.IndexErrors {
 		fmt.Fprintf(a.stdout, "damage: unreadable index object %s\n", e)
+	}
+	for _, p := range rep.Tombstoned {
+		fmt.Fprintf(a.stdout, "drift: %s is deleted (tombstoned) but region %s still holds it; run lifeboat sync (with the repository's key) to delete it there\n", p.Object, strings.Join(p.Present, ", "))
+	}
+	for _, e := range rep.TombstoneErrors {
+		fmt.Fprintf(a.stdout, "damage: tombstone not honoured: %s\n", e)
+	}
+	for _, st := range rep.Stale {
+		fmt.Fprintf(a.stdout, "drift: region %s must be re-seeded: %s; run lifeboat sync --reseed %s\n", st.Region, st.Reason, st.Region)
 	}
 	if n := len(rep.Unreferenced); n > 0 {
 		a.printf("%d pack(s) are named by no index object (left by an interrupted backup; harmless)\n", n)

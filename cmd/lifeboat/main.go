@@ -175,6 +175,7 @@ compressed (zstd) and encrypted (age), and stored in one or more regions
 		a.drillCommand(),
 		a.daemonCommand(), a.statusCommand(),
 		a.migrateCommand(),
+		a.forgetCommand(),
 	)
 	usageArgs(root)
 	return root

@@ -118,6 +118,9 @@ type Result struct {
 	Unreadable map[string]int64
 	// Warnings counts findings that are not problems (orphan packs).
 	Warnings int64
+	// Tombstoned counts the copies of deleted (tombstoned) objects that
+	// regions still hold (warnings: a keyed sync deletes them).
+	Tombstoned int64
 }
 
 // ErrProblems is returned when any problem was found.
@@ -152,6 +155,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	if err := c.checkSnapshots(ctx); err != nil {
 		return &c.res, err
 	}
+	c.checkTombstones(ctx)
 	if readData {
 		c.readData(ctx, reps)
 	}

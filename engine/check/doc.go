@@ -12,5 +12,7 @@
 // names the object, and the region of a bad or missing copy. Packs no index
 // names (left by a backup that died before indexing them) are warnings
 // naming the fix; with data reading they are verified, and one that fails
-// is a problem.
+// is a problem. Objects deleted with a tombstone (format version 4) that a
+// region still holds are warnings naming the region and the fix (a keyed
+// lifeboat sync); a tombstone that does not authenticate is a problem.
 package check

@@ -11,10 +11,11 @@ import (
 // the repository's config version allows (see TreeEncodingFor), and only
 // `lifeboat migrate` raises it. Version 2 stores trees in binary
 // (TreeBinary) instead of JSON; version 3 in binary with extension areas
-// (TreeBinaryExt), which hold extended attributes and inode flags. Nothing
-// else differs. FORMAT.md's "Versions of each object kind" says which
+// (TreeBinaryExt), which hold extended attributes and inode flags; version
+// 4 records deletions with tombstones (TombstonePrefix) before deleting
+// anything. Nothing else differs. FORMAT.md's "Versions of each object kind" says which
 // version field governs each object.
-const Version = 3
+const Version = 4
 
 // Algorithm identifiers recorded in the config. They are never reused for a
 // different algorithm.

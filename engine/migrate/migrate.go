@@ -87,6 +87,9 @@ func Changes(from, to int) []string {
 	if from < 3 && to >= 3 {
 		out = append(out, "version 3: trees are stored as LBT3, with extension areas: extended attributes and inode flags are stored")
 	}
+	if from < 4 && to >= 4 {
+		out = append(out, "version 4: forget and key remove record each deletion with a tombstone in every region first, so a region that was down cannot bring a forgotten snapshot or a removed key back")
+	}
 	if from < to {
 		out = append(out, fmt.Sprintf("snapshots are written with version %d; releases that read only format version %d or lower refuse the repository", to, to-1))
 	}

@@ -75,7 +75,7 @@ func treeMagic(t *testing.T, r *repo.Repository) string {
 }
 
 func TestMigrate(t *testing.T) {
-	for _, from := range []int{1, 2} {
+	for _, from := range []int{1, 2, 3} {
 		t.Run(fmt.Sprintf("v%d", from), func(t *testing.T) {
 			ctx := context.Background()
 			set, faults, id := twoRegions(t, from)
@@ -88,7 +88,7 @@ func TestMigrate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if plan.From != from || plan.To != 3 || !plan.Pending() || len(plan.Steps) != 2 || len(plan.Changes) == 0 {
+			if plan.From != from || plan.To != format.Version || !plan.Pending() || len(plan.Steps) != 2 || len(plan.Changes) == 0 {
 				t.Fatalf("dry run: %+v", plan)
 			}
 			for _, s := range plan.Steps {
@@ -111,7 +111,7 @@ func TestMigrate(t *testing.T) {
 				t.Fatal("the regions' configs differ after migrate")
 			}
 			r = enginetest.Reopen(t, set, id)
-			if v := r.FormatVersion(); v != 3 {
+			if v := r.FormatVersion(); v != format.Version {
 				t.Fatalf("migrated repository opens as version %d", v)
 			}
 			if m := treeMagic(t, r); m != "LBT3" {
@@ -157,7 +157,7 @@ func TestInterruptedMigrate(t *testing.T) {
 	if !bytes.Equal(cfgs[0], cfgs[1]) {
 		t.Fatal("re-run migrate sealed a second config: the regions' configs differ")
 	}
-	if v := enginetest.Reopen(t, set, id).FormatVersion(); v != 3 {
+	if v := enginetest.Reopen(t, set, id).FormatVersion(); v != format.Version {
 		t.Fatalf("finished migrate opens as version %d", v)
 	}
 }
@@ -172,7 +172,7 @@ func TestMigrateRefuses(t *testing.T) {
 		to   int
 		want error
 	}{
-		{"future version", 4, migrate.ErrBadVersion},
+		{"future version", format.Version + 1, migrate.ErrBadVersion},
 		{"version zero", -1, migrate.ErrBadVersion},
 		{"downgrade", 1, migrate.ErrDowngrade},
 	} {

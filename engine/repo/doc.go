@@ -17,5 +17,10 @@
 //     not allow (trees in its encoding, snapshots of its version); the
 //     version is the lowest among the regions' configs while a migrate is
 //     unfinished, and a config of a version this code does not read makes
-//     Open fail with format.ErrNewerVersion, not an integrity error.
+//     Open fail with format.ErrNewerVersion, not an integrity error;
+//   - deletions (Forget, RemoveKey) in a repository of format version 4 or
+//     later first store an authenticated tombstone of each object in every
+//     region (the write quorum at least), then delete; listings and Open
+//     ignore every object an authenticated tombstone buries, wherever it is
+//     still stored, and ignore tombstones that do not authenticate.
 package repo

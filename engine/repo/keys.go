@@ -45,14 +45,25 @@ func listKeys(ctx context.Context, st storage.Reader) ([]KeyInfo, error) {
 	return keys, nil
 }
 
-// Keys lists the repository's key objects.
+// Keys lists the repository's key objects, leaving out removed ones
+// (tombstoned, possibly still present in a region that was down).
 func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
-	keys, err := listKeys(ctx, r.st)
+	all, err := listKeys(ctx, r.st)
 	if err != nil {
 		return nil, err
 	}
-	for i := range keys {
-		keys[i].Current = keys[i].Name == r.keyName
+	ts, err := tombstoneNames(ctx, r.st, format.KeysPrefix)
+	if err != nil {
+		return nil, err
+	}
+	key := tombstoneKey(r.master)
+	var keys []KeyInfo
+	for _, k := range all {
+		if ts[k.Name] && buried(ctx, r.st, key, k.Name) {
+			continue
+		}
+		k.Current = k.Name == r.keyName
+		keys = append(keys, k)
 	}
 	return keys, nil
 }
@@ -101,12 +112,27 @@ func (r *Repository) AddKey(ctx context.Context, rcpt *crypto.Recipient, label, 
 	return format.ParseName(format.KeysPrefix, name)
 }
 
-// RemoveKey deletes the key object whose ID starts with prefix. It refuses
-// to remove the last key, and an ambiguous prefix.
-func (r *Repository) RemoveKey(ctx context.Context, prefix string) (format.ID, error) {
+// KeyRemoval is the outcome of RemoveKey.
+type KeyRemoval struct {
+	ID format.ID
+	// Tombstoned is true when the removal was recorded with a tombstone
+	// (format version 4 on): no region that was down can bring the key
+	// back, and a copy still there no longer opens the repository.
+	Tombstoned bool
+	// Pending names the regions the key object is still to be deleted
+	// from (`lifeboat sync` does it); see Deletion.
+	Pending []string
+}
+
+// RemoveKey removes the key object whose ID starts with prefix. It refuses
+// to remove the last key, and an ambiguous prefix. In a repository of
+// format version 4 or later it writes the key's tombstone to every region
+// first (see Forget); in an older one it only deletes the object, and a
+// region that was down keeps the key, which sync then copies back.
+func (r *Repository) RemoveKey(ctx context.Context, prefix string) (KeyRemoval, error) {
 	keys, err := r.Keys(ctx)
 	if err != nil {
-		return format.ID{}, err
+		return KeyRemoval{}, err
 	}
 	var match []KeyInfo
 	for _, k := range keys {
@@ -116,14 +142,23 @@ func (r *Repository) RemoveKey(ctx context.Context, prefix string) (format.ID, e
 	}
 	switch {
 	case len(match) == 0:
-		return format.ID{}, fmt.Errorf("no key matches %q", prefix)
+		return KeyRemoval{}, fmt.Errorf("no key matches %q", prefix)
 	case len(match) > 1:
-		return format.ID{}, fmt.Errorf("%d keys match %q; give more characters", len(match), prefix)
+		return KeyRemoval{}, fmt.Errorf("%d keys match %q; give more characters", len(match), prefix)
 	case len(keys) <= 1:
-		return format.ID{}, ErrLastKey
+		return KeyRemoval{}, ErrLastKey
+	}
+	kr := KeyRemoval{ID: match[0].ID}
+	if r.cfg.Version >= format.TombstoneVersion {
+		d, err := r.bury(ctx, []string{match[0].Name}, format.ReasonKeyRemove)
+		if err != nil {
+			return KeyRemoval{}, fmt.Errorf("remove key: %w", err)
+		}
+		kr.Tombstoned, kr.Pending = true, d.Pending
+		return kr, nil
 	}
 	if err := r.st.Delete(ctx, match[0].Name); err != nil && !errors.Is(err, storage.ErrNotExist) {
-		return format.ID{}, fmt.Errorf("remove key: %w", err)
+		return KeyRemoval{}, fmt.Errorf("remove key: %w", err)
 	}
-	return match[0].ID, nil
+	return kr, nil
 }

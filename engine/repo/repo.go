@@ -222,11 +222,25 @@ func Open(ctx context.Context, st storage.Storage, id *crypto.Identity, opts Opt
 	if err != nil {
 		return nil, err
 	}
+	// A removed key (tombstoned) must not open the repository, even
+	// where its object is still present (a region that was down): its
+	// tombstone is checked with the master secret it unwraps, so that a
+	// forged tombstone cannot lock a key out.
+	revoked, err := tombstoneNames(ctx, st, format.KeysPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
 	var master *crypto.MasterKey
 	var keyName string
 	var firstErr error
 	for _, k := range keys {
 		m, err := crypto.UnwrapMasterKey(k.Key.Wrapped, id)
+		if err == nil && revoked[k.Name] && buried(ctx, st, tombstoneKey(m), k.Name) {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("key %s was removed (tombstoned)", k.ID.Short())
+			}
+			continue
+		}
 		if err == nil {
 			master, keyName = m, k.Name
 			break

@@ -59,9 +59,21 @@ func (r *Repository) LoadSnapshot(ctx context.Context, id format.ID) (*format.Sn
 	return s, nil
 }
 
-// Snapshots lists every snapshot, oldest first.
-func (r *Repository) Snapshots(ctx context.Context) ([]SnapshotRef, error) {
+// snapshotIDs lists the snapshots of every region, leaving out the
+// tombstoned ones (forgotten, possibly still present in a region that was
+// down).
+func (r *Repository) snapshotIDs(ctx context.Context) ([]format.ID, error) {
 	ids, err := listIDs(ctx, r.st, format.SnapshotPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return r.dropBuried(ctx, format.SnapshotPrefix, format.SnapshotName, ids)
+}
+
+// Snapshots lists every snapshot, oldest first. Tombstoned snapshots are
+// left out.
+func (r *Repository) Snapshots(ctx context.Context) ([]SnapshotRef, error) {
+	ids, err := r.snapshotIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +122,8 @@ func (f Filter) Match(s *format.Snapshot) bool {
 }
 
 // FindSnapshot resolves "latest" (the newest snapshot passing f) or a
-// unique ID prefix (at least 4 hex characters).
+// unique ID prefix (at least 4 hex characters). Tombstoned snapshots are
+// not found.
 func (r *Repository) FindSnapshot(ctx context.Context, sel string, f Filter) (SnapshotRef, error) {
 	if sel == "latest" || sel == "" {
 		refs, err := r.Snapshots(ctx)
@@ -127,7 +140,7 @@ func (r *Repository) FindSnapshot(ctx context.Context, sel string, f Filter) (Sn
 	if len(sel) < 4 {
 		return SnapshotRef{}, fmt.Errorf("snapshot %q: give at least 4 characters of its ID", sel)
 	}
-	ids, err := listIDs(ctx, r.st, format.SnapshotPrefix)
+	ids, err := r.snapshotIDs(ctx)
 	if err != nil {
 		return SnapshotRef{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"lifeboat/engine/format"
@@ -60,6 +61,15 @@ type AuditReport struct {
 	Unreferenced []Unreferenced `json:"unreferenced_packs,omitempty"`
 	// IndexErrors lists index objects that could not be read or verified.
 	IndexErrors []string `json:"index_errors,omitempty"`
+	// Tombstoned lists objects deleted with a tombstone that some regions
+	// still hold (Present): a keyed `lifeboat sync` deletes them. They
+	// are not in Keys, Index or Snapshots.
+	Tombstoned []Presence `json:"tombstoned_present,omitempty"`
+	// TombstoneErrors lists tombstones that do not authenticate with the
+	// repository key (forged or damaged): nothing honours them.
+	TombstoneErrors []string `json:"tombstone_errors,omitempty"`
+	// Stale lists the regions sync refuses until re-seeded.
+	Stale []StaleRegion `json:"needs_reseed,omitempty"`
 	// Packs and IndexObjects count the union's packs and index objects.
 	Packs        int `json:"packs"`
 	IndexObjects int `json:"index_objects"`
@@ -68,7 +78,8 @@ type AuditReport struct {
 // Drift reports whether the audit found the regions out of step or
 // damage: any finding except unreferenced packs and unreachable regions.
 func (a *AuditReport) Drift() bool {
-	return len(a.Config)+len(a.Keys)+len(a.Index)+len(a.Snapshots)+len(a.MissingPacks)+len(a.PackSizes)+len(a.IndexErrors) > 0
+	return len(a.Config)+len(a.Keys)+len(a.Index)+len(a.Snapshots)+len(a.MissingPacks)+len(a.PackSizes)+len(a.IndexErrors)+
+		len(a.Tombstoned)+len(a.TombstoneErrors)+len(a.Stale) > 0
 }
 
 // Audit compares the regions of set, which must be the storage r was
@@ -163,6 +174,22 @@ func Audit(ctx context.Context, r *repo.Repository, set Regions) (*AuditReport, 
 	rep.Keys = drift(format.KeysPrefix)
 	rep.Index = drift(format.IndexPrefix)
 	rep.Snapshots = drift(format.SnapshotPrefix)
+	holding := func(name string) Presence {
+		var present []string
+		for _, pfx := range prefixes {
+			if strings.HasPrefix(name, pfx) {
+				for _, i := range live {
+					if _, ok := lists[i][pfx][name]; ok {
+						present = append(present, ms[i].name)
+					}
+				}
+			}
+		}
+		return presenceOf(name, present, ms, live)
+	}
+	if err := auditTombstones(ctx, r, set, rep, holding); err != nil {
+		return nil, err
+	}
 
 	// The packs the union of the index objects names, with their sizes.
 	_, indexNames := presence(format.IndexPrefix)

@@ -21,10 +21,22 @@
 // size are taken to be good, except for the objects listed in
 // Options.Bad; with Verify every copy is downloaded and hashed (catching a
 // corrupted copy of the right size). An object none of whose copies
-// verifies is lost (Report.Lost). Objects under other names are ignored,
-// and nothing is ever deleted: an object deleted while a region was
-// unreachable (a removed key, a superseded index object) comes back from
-// that region.
+// verifies is lost (Report.Lost). Objects under other names are ignored.
+//
+// Deletions (format version 4, FORMAT.md §15). Before keys/, sync copies
+// the tombstones/ objects, and never copies an object a tombstone buries.
+// With Options.Tombstones (the repository key) it honours and copies only
+// tombstones that authenticate and deletes the objects they bury from the
+// regions that still hold them (regions that were down during a forget or
+// key remove); without it, it cannot tell a forged tombstone from a genuine
+// one, so it deletes nothing and counts the tombstoned objects left
+// (RegionReport.Tombstoned). Those are the only deletions, apart from
+// re-seeding: a region not brought up to date for longer than the tombstone
+// TTL before the others may hold objects deleted since whose tombstones are
+// gone, and is refused (ErrReseed) until re-seeded (Options.Reseed): never
+// copied from, stripped of what no healthy region holds, then filled. In
+// repositories of older versions (no tombstones), an object deleted while
+// a region was unreachable (a removed key) comes back from that region.
 //
 // Sync is idempotent and resumable: it compares listings, so a second run
 // copies nothing and an interrupted run continues where it stopped. For

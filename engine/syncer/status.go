@@ -55,6 +55,7 @@ type RegionStatus struct {
 type regionListing struct {
 	snapshots, packs map[string]struct{}
 	states           []string
+	buried           []string // objects with a tombstone here
 }
 
 // Status describes every region of set, in configuration order. now times
@@ -106,6 +107,10 @@ func Status(ctx context.Context, set Regions, now func() time.Time) ([]RegionSta
 					l.packs[info.Name] = struct{}{}
 				case strings.HasPrefix(info.Name, StatePrefix):
 					l.states = append(l.states, info.Name)
+				case strings.HasPrefix(info.Name, format.TombstonePrefix):
+					if obj, ok := format.TombstonedObject(info.Name); ok {
+						l.buried = append(l.buried, obj)
+					}
 				}
 				return nil
 			})
@@ -133,6 +138,17 @@ func Status(ctx context.Context, set Regions, now func() time.Time) ([]RegionSta
 		}
 		for n := range l.packs {
 			packs[n] = struct{}{}
+		}
+	}
+	// A region lacks a tombstoned object because it was deleted: not
+	// behind (keyless, so any well-formed tombstone counts, as for sync).
+	for i, l := range lists {
+		if l == nil || out[i].Config != ConfigOK {
+			continue
+		}
+		for _, n := range l.buried {
+			delete(snaps, n)
+			delete(packs, n)
 		}
 	}
 	for i, l := range lists {

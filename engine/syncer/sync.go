@@ -52,6 +52,20 @@ type Options struct {
 	Now func() time.Time
 	// Host is recorded in the state objects (empty: os.Hostname).
 	Host string
+	// Tombstones, when set, authenticates tombstones: sync then honours
+	// and copies only authenticated ones, and deletes the objects they
+	// bury from the regions that still hold them. Without it (a keyless
+	// sync) every well-formed tombstone stops its object from being
+	// copied, and nothing is deleted.
+	Tombstones TombstoneVerifier
+	// Reseed names regions to re-seed: they are never copied from, every
+	// key, pack, index and snapshot object they hold that no healthy
+	// region holds is deleted from them, and they receive the rest.
+	Reseed []string
+	// TombstoneTTL is how long tombstones are kept (0: repo.TombstoneTTL);
+	// a region not synced for longer than that before the others must be
+	// re-seeded (ErrReseed).
+	TombstoneTTL time.Duration
 }
 
 // RegionReport is what a sync did to one region.
@@ -76,6 +90,17 @@ type RegionReport struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Foreign is true when the region holds a different repository.
 	Foreign bool `json:"foreign_repository,omitempty"`
+	// Deleted counts objects deleted from the region: tombstoned ones
+	// (keyed sync) and, when re-seeded, those no healthy region holds.
+	Deleted int64 `json:"objects_deleted"`
+	// Tombstoned counts tombstoned objects left in the region because
+	// the sync had no key to authenticate their tombstones.
+	Tombstoned int64 `json:"tombstoned_left,omitempty"`
+	// NeedsReseed is true when the region was refused because it was not
+	// synced for longer than the tombstone TTL (ErrReseed).
+	NeedsReseed bool `json:"needs_reseed,omitempty"`
+	// Reseeded is true when the region was re-seeded (Options.Reseed).
+	Reseeded bool `json:"reseeded,omitempty"`
 }
 
 // Report is the outcome of a sync, one entry per region in
@@ -97,6 +122,7 @@ type member struct {
 	// Set before the copy phases, then read-only.
 	source   bool // reachable and holds the repository (or nothing)
 	noConfig bool
+	reseed   bool // being re-seeded: never a source
 
 	mu          sync.Mutex
 	target      bool // may receive objects of the next prefix
@@ -136,6 +162,7 @@ type syncer struct {
 	byName  map[string]*member
 	bad     map[string]bool
 	config  []byte
+	tomb    tombstoneState
 
 	mu      sync.Mutex
 	objects int64
@@ -197,7 +224,8 @@ func Sync(ctx context.Context, set Regions, opt Options) (*Report, error) {
 			opt.Host = h
 		}
 	}
-	s := &syncer{set: set, opt: opt, members: members(set), byName: map[string]*member{}, bad: map[string]bool{}}
+	s := &syncer{set: set, opt: opt, members: members(set), byName: map[string]*member{}, bad: map[string]bool{},
+		tomb: tombstoneState{buried: map[string]bool{}}}
 	for _, m := range s.members {
 		s.byName[m.name] = m
 	}
@@ -207,7 +235,12 @@ func Sync(ctx context.Context, set Regions, opt Options) (*Report, error) {
 	if err := s.readConfigs(ctx); err != nil {
 		return s.report(), err
 	}
+	if err := s.checkStale(ctx); err != nil {
+		return s.report(), err
+	}
 	steps := []func(context.Context) error{
+		// Tombstones first: nothing they bury is copied.
+		s.copyTombstones,
 		func(ctx context.Context) error { return s.copyPrefix(ctx, format.KeysPrefix) },
 		s.copyConfig,
 		func(ctx context.Context) error { return s.copyPrefix(ctx, format.DataPrefix) },
@@ -225,6 +258,7 @@ func Sync(ctx context.Context, set Regions, opt Options) (*Report, error) {
 	for _, m := range s.members {
 		m.mu.Lock()
 		m.rep.Complete = m.target && len(m.rep.Errors) == 0
+		m.rep.Reseeded = m.reseed && m.rep.Complete
 		m.mu.Unlock()
 	}
 	s.recordState(ctx)
@@ -519,6 +553,45 @@ func (s *syncer) copyPrefixOnce(ctx context.Context, prefix string, final bool) 
 		}
 		return false
 	}
+	// Tombstoned objects are not copied; a keyed sync deletes them from
+	// every region that lists them, a keyless one counts them.
+	live := names[:0]
+	for _, name := range names {
+		if !s.tomb.isBuried(name) {
+			live = append(live, name)
+			continue
+		}
+		for i, m := range s.members {
+			if !lists[i].ok || (!m.source && !m.isTarget()) {
+				continue
+			}
+			if _, ok := lists[i].names[name]; !ok {
+				continue
+			}
+			if s.opt.Tombstones != nil {
+				s.deleteObject(ctx, m, name)
+			} else {
+				m.mu.Lock()
+				m.rep.Tombstoned++
+				m.mu.Unlock()
+			}
+		}
+	}
+	names = live
+	// A region being re-seeded loses what no healthy region holds.
+	for i, m := range s.members {
+		if !m.reseed || !lists[i].ok || !m.isTarget() {
+			continue
+		}
+		for name := range lists[i].names {
+			if _, err := format.ParseName(prefix, name); err != nil {
+				continue
+			}
+			if hs := holders[name]; len(hs) == 0 || !hs[0].m.source {
+				s.deleteObject(ctx, m, name)
+			}
+		}
+	}
 	var vanished atomic.Int64
 	err := s.parallel(ctx, len(names), func(ctx context.Context, i int) {
 		name := names[i]
@@ -740,17 +813,22 @@ func (s *syncer) report() *Report {
 // result is the error a finished sync returns.
 func (s *syncer) result(rep *Report) error {
 	var errs []error
-	var foreign, incomplete []string
+	var foreign, incomplete, reseed []string
 	for _, r := range rep.Regions {
 		switch {
 		case r.Foreign:
 			foreign = append(foreign, r.Region)
+		case r.NeedsReseed:
+			reseed = append(reseed, r.Region)
 		case !r.Complete:
 			incomplete = append(incomplete, r.Region)
 		}
 	}
 	if len(foreign) > 0 {
 		errs = append(errs, fmt.Errorf("region %s: %w (refused)", strings.Join(foreign, ", "), ErrForeignRepository))
+	}
+	for _, name := range reseed {
+		errs = append(errs, fmt.Errorf("region %s: %w (refused: it was not synced for longer than the tombstone TTL; run lifeboat sync --reseed %s)", name, ErrReseed, name))
 	}
 	if len(incomplete) > 0 {
 		errs = append(errs, fmt.Errorf("%w: region %s not brought up to date", ErrIncomplete, strings.Join(incomplete, ", ")))
