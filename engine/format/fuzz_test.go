@@ -148,3 +148,23 @@ func FuzzDecodeIndex(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeGCRecord(f *testing.F) {
+	data, _ := EncodeGCRecord(&GCRecord{Version: GCRecordVersion, Generation: 3, RunID: "r", State: GCSweeping,
+		Marked: time.Unix(1700000000, 0).UTC(), GraceSeconds: 60, Condemned: []ID{testID(1), testID(2)}, Pending: []string{"eu"}})
+	f.Add(data)
+	f.Add([]byte(`{"version":1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g, err := DecodeGCRecord(data)
+		if err != nil {
+			return
+		}
+		again, err := EncodeGCRecord(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeGCRecord(again); err != nil {
+			t.Fatalf("re-encoded record does not decode: %v", err)
+		}
+	})
+}
