@@ -218,7 +218,7 @@ func Open(ctx context.Context, st storage.Storage, id *crypto.Identity, opts Opt
 	} else if err != nil {
 		return nil, fmt.Errorf("open: read config: %w", err)
 	}
-	keys, err := listKeys(ctx, st)
+	keys, damaged, err := listKeys(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +250,11 @@ func Open(ctx context.Context, st storage.Storage, id *crypto.Identity, opts Opt
 		}
 	}
 	if master == nil {
+		if len(damaged) > 0 {
+			// One of them may have been this identity's.
+			return nil, fmt.Errorf("%w; %d key object(s) damaged in every region, which may include yours (run lifeboat sync --verify): %w",
+				ErrWrongKey, len(damaged), errors.Join(damaged...))
+		}
 		if firstErr != nil {
 			return nil, fmt.Errorf("%w (%w)", ErrWrongKey, firstErr)
 		}
