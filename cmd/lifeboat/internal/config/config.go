@@ -106,8 +106,9 @@ type Repository struct {
 	// used when the repository is created. MinPackSize..MaxPackSize.
 	PackSize Size `yaml:"pack_size,omitempty"`
 	// AppendOnly says that this host's credentials may not delete: its
-	// backups issue no deletes at all, and the commands that must delete
-	// (sync, key remove, and any that prune) are refused. See
+	// backups issue no deletes at all, and the commands left to a host
+	// that may delete (init, sync, key remove, and any that prune) are
+	// refused. See
 	// Config.AppendOnly.
 	AppendOnly bool `yaml:"append_only,omitempty"`
 }
