@@ -32,8 +32,9 @@ func appendOnlyBucketPolicy(bucket, principal string) string {
   "Action":["s3:GetObject","s3:PutObject","s3:ListBucket","s3:GetBucketLocation"],
   "Resource":["arn:aws:s3:::%[1]s","arn:aws:s3:::%[1]s/*"]},
  {"Sid":"NeverDelete","Effect":"Deny","Principal":{"AWS":[%[2]q]},
-  "Action":["s3:DeleteObject","s3:DeleteObjectVersion","s3:PutObjectRetention","s3:BypassGovernanceRetention"],
-  "Resource":["arn:aws:s3:::%[1]s/*"]}]}`, bucket, principal)
+  "Action":["s3:DeleteObject","s3:DeleteObjectVersion","s3:PutObjectRetention","s3:BypassGovernanceRetention",
+   "s3:PutBucket*","s3:DeleteBucket*","s3:PutLifecycleConfiguration"],
+  "Resource":["arn:aws:s3:::%[1]s","arn:aws:s3:::%[1]s/*"]}]}`, bucket, principal)
 }
 
 func minioClient(t *testing.T, srv *s3server.Server, ak, sk string) *minio.Client {
@@ -109,6 +110,9 @@ func TestAppendOnlyHostWithDeleteDeniedCredential(t *testing.T) {
 	err := host.RemoveObject(ctx, "alpha", "denied-check", minio.RemoveObjectOptions{})
 	if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
 		t.Fatalf("delete with the host's credential: %v (code %q), want AccessDenied", err, code)
+	}
+	if err := host.SetBucketPolicy(ctx, "alpha", ""); minio.ToErrorResponse(err).Code != "AccessDenied" {
+		t.Fatalf("removing the bucket policy with the host's credential: %v, want AccessDenied", err)
 	}
 	if _, err := root.StatObject(ctx, "alpha", "denied-check", minio.StatObjectOptions{}); err != nil {
 		t.Fatalf("the refused delete removed the object: %v", err)
