@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"lifeboat/crypto"
 	"lifeboat/engine/backup"
 	"lifeboat/engine/enginetest"
 	"lifeboat/engine/format"
@@ -18,6 +19,12 @@ import (
 	"lifeboat/storage/mem"
 	"lifeboat/storage/regions"
 )
+
+func mustRecipient(t *testing.T) *crypto.Recipient {
+	t.Helper()
+	_, rcpt := enginetest.Identity(t)
+	return rcpt
+}
 
 // deletes counts the Delete calls that reached the regions.
 func deletes(faults []*fault.Storage) int {
@@ -55,6 +62,12 @@ func TestAppendOnlyBackupsIssueNoDeletes(t *testing.T) {
 			}
 			if got := host.Capabilities().AppendOnly; got != appendOnly {
 				t.Fatalf("Capabilities().AppendOnly = %v, want %v", got, appendOnly)
+			}
+			if appendOnly {
+				_, rcpt := enginetest.Identity(t)
+				if _, err := repo.Init(ctx, host, repo.InitOptions{Recipient: rcpt}); !errors.Is(err, storage.ErrAppendOnly) {
+					t.Fatalf("Init on append-only storage: %v, want ErrAppendOnly", err)
+				}
 			}
 			// The trusted host creates the repository and leaves an
 			// orphan pack (a backup that died before indexing it).
@@ -127,8 +140,18 @@ func TestAppendOnlyBackupsIssueNoDeletes(t *testing.T) {
 			if diffs, err := treecmp.Compare(src, filepath.Join(target, src), treecmp.Options{}); err != nil || len(diffs) > 0 {
 				t.Fatalf("restore differs: %v %v", diffs, err)
 			}
-			if _, err := r.RemoveKey(ctx, "0"); err == nil {
-				t.Fatal("RemoveKey succeeded on append-only storage")
+			keys, err := r.Keys(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.AddKey(ctx, mustRecipient(t), "second", "h", "u"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.RemoveKey(ctx, keys[0].ID.String()); !errors.Is(err, storage.ErrAppendOnly) {
+				t.Fatalf("RemoveKey on append-only storage: %v, want ErrAppendOnly", err)
+			}
+			if n := deletes(faults); n != 0 {
+				t.Fatalf("%d delete calls", n)
 			}
 		})
 	}
