@@ -23,14 +23,23 @@ const (
 )
 
 // appendOnlyBucketPolicy is the bucket policy that gives principal what an
-// append-only backup host needs of bucket (read, list, write) and denies it
-// every delete explicitly: versitygw's form of the IAM policy the README
-// documents for such a host.
+// append-only backup host needs of bucket, and no more: read and list
+// everything, write only the objects a backup writes (packs, index
+// objects, snapshots, its probe) and those of drills and checks (drill
+// records, lock generations), and it denies every delete and bucket-level
+// change explicitly. It is versitygw's form of the IAM policy the README
+// documents for such a host. Without write access to config, keys/,
+// tombstones/ and gc/ the host can neither add a key nor forge a deletion
+// for a trusted host's sync to apply.
 func appendOnlyBucketPolicy(bucket, principal string) string {
 	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[
- {"Sid":"BackUp","Effect":"Allow","Principal":{"AWS":[%[2]q]},
-  "Action":["s3:GetObject","s3:PutObject","s3:ListBucket","s3:GetBucketLocation"],
+ {"Sid":"Read","Effect":"Allow","Principal":{"AWS":[%[2]q]},
+  "Action":["s3:GetObject","s3:ListBucket","s3:GetBucketLocation"],
   "Resource":["arn:aws:s3:::%[1]s","arn:aws:s3:::%[1]s/*"]},
+ {"Sid":"WriteBackups","Effect":"Allow","Principal":{"AWS":[%[2]q]},
+  "Action":["s3:PutObject","s3:AbortMultipartUpload"],
+  "Resource":["arn:aws:s3:::%[1]s/data/*","arn:aws:s3:::%[1]s/index/*","arn:aws:s3:::%[1]s/snapshots/*",
+   "arn:aws:s3:::%[1]s/probe/*","arn:aws:s3:::%[1]s/drills/*","arn:aws:s3:::%[1]s/locks/*"]},
  {"Sid":"NeverDelete","Effect":"Deny","Principal":{"AWS":[%[2]q]},
   "Action":["s3:DeleteObject","s3:DeleteObjectVersion","s3:PutObjectRetention","s3:BypassGovernanceRetention",
    "s3:PutBucket*","s3:DeleteBucket*","s3:PutLifecycleConfiguration"],
@@ -104,20 +113,27 @@ func TestAppendOnlyHostWithDeleteDeniedCredential(t *testing.T) {
 
 	// The credential may write and read, but really may not delete.
 	host := minioClient(t, srv, hostAccessKey, hostSecretKey)
-	if _, err := host.PutObject(ctx, "alpha", "denied-check", bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{}); err != nil {
+	const check = "data/00/denied-check"
+	if _, err := host.PutObject(ctx, "alpha", check, bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{}); err != nil {
 		t.Fatalf("put with the host's credential: %v", err)
 	}
-	err := host.RemoveObject(ctx, "alpha", "denied-check", minio.RemoveObjectOptions{})
+	for _, name := range []string{"tombstones/snapshots/x", "keys/x", "config"} {
+		_, err := host.PutObject(ctx, "alpha", name, bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{})
+		if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
+			t.Fatalf("put %s with the host's credential: %v, want AccessDenied", name, err)
+		}
+	}
+	err := host.RemoveObject(ctx, "alpha", check, minio.RemoveObjectOptions{})
 	if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
 		t.Fatalf("delete with the host's credential: %v (code %q), want AccessDenied", err, code)
 	}
 	if err := host.SetBucketPolicy(ctx, "alpha", ""); minio.ToErrorResponse(err).Code != "AccessDenied" {
 		t.Fatalf("removing the bucket policy with the host's credential: %v, want AccessDenied", err)
 	}
-	if _, err := root.StatObject(ctx, "alpha", "denied-check", minio.StatObjectOptions{}); err != nil {
+	if _, err := root.StatObject(ctx, "alpha", check, minio.StatObjectOptions{}); err != nil {
 		t.Fatalf("the refused delete removed the object: %v", err)
 	}
-	if err := root.RemoveObject(ctx, "alpha", "denied-check", minio.RemoveObjectOptions{}); err != nil {
+	if err := root.RemoveObject(ctx, "alpha", check, minio.RemoveObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
 

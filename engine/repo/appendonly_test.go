@@ -150,8 +150,19 @@ func TestAppendOnlyBackupsIssueNoDeletes(t *testing.T) {
 			if _, err := r.RemoveKey(ctx, keys[0].ID.String()); !errors.Is(err, storage.ErrAppendOnly) {
 				t.Fatalf("RemoveKey on append-only storage: %v, want ErrAppendOnly", err)
 			}
-			if n := deletes(faults); n != 0 {
-				t.Fatalf("%d delete calls", n)
+			puts := 0
+			for _, f := range faults {
+				puts += f.Calls(fault.OpPut)
+			}
+			if _, err := r.Forget(ctx, []format.ID{first.ID}); !errors.Is(err, storage.ErrAppendOnly) {
+				t.Fatalf("Forget on append-only storage: %v, want ErrAppendOnly", err)
+			}
+			after := 0
+			for _, f := range faults {
+				after += f.Calls(fault.OpPut)
+			}
+			if n := deletes(faults); n != 0 || after != puts {
+				t.Fatalf("refused removals made %d delete calls and %d puts", n, after-puts)
 			}
 		})
 	}
