@@ -23,6 +23,9 @@ var (
 	ErrInvalidName = errors.New("invalid object name")
 	// ErrReadOnly reports a mutation attempted through a read-only storage.
 	ErrReadOnly = errors.New("storage is read-only")
+	// ErrAppendOnly reports a Delete refused, without reaching the backend,
+	// by an append-only storage (Capabilities.AppendOnly).
+	ErrAppendOnly = errors.New("storage is append-only: deletes are left to a trusted host")
 	// ErrPermission reports that the backend refused access (bad credentials,
 	// denied by policy, unwritable directory). Not retried.
 	ErrPermission = errors.New("permission denied")
@@ -96,6 +99,12 @@ type Capabilities struct {
 	Concurrency int
 	// ReadOnly is true when every mutation fails with ErrReadOnly.
 	ReadOnly bool
+	// AppendOnly is true when the storage issues no deletes (its
+	// credentials may not delete): Delete fails with ErrAppendOnly without
+	// a request, and a failed conditional create leaves the copies it
+	// made. Writers then skip their housekeeping deletes, leaving them to
+	// a host that may delete.
+	AppendOnly bool
 	// Regions is the region set behind a storage that keeps a copy of
 	// every object in several independent regions, nil for any other
 	// storage. Callers that verify content fail over and repair through

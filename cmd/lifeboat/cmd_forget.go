@@ -38,6 +38,11 @@ run lifeboat migrate). Takes the repository lock, as check and sync do.
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if cfg, err := a.needConfig(); err != nil {
+				return err
+			} else if err := refuseAppendOnly(cfg, "lifeboat forget"); err != nil {
+				return err
+			}
 			r, err := a.openRepoOnly(ctx)
 			if err != nil {
 				return err

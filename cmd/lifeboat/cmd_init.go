@@ -49,6 +49,11 @@ the race to, an existing repository fails (exit 1) and leaves no key behind.`,
 			if err != nil {
 				return err
 			}
+			// An init that loses a race must undo its copies of a config
+			// and key (deletes); an append-only host could not.
+			if err := refuseAppendOnly(cfg, "lifeboat init"); err != nil {
+				return err
+			}
 			level := cfg.Repository.Compression
 			if o.compression != "" {
 				level = o.compression

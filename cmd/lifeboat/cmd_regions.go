@@ -74,6 +74,9 @@ deleted from it, then it receives what it lacks.`,
 			if err != nil {
 				return err
 			}
+			if err := refuseAppendOnly(cfg, "lifeboat sync"); err != nil {
+				return err
+			}
 			for _, rc := range cfg.Regions {
 				if rc.Type != config.TypeLocal || len(cfg.Regions) < 2 {
 					continue

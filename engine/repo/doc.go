@@ -12,6 +12,9 @@
 //     object a snapshot depends on is durable before the snapshot is written;
 //   - a pack no index names (left by a crash) is indexed only after it was
 //     downloaded and verified whole, and is never deleted;
+//   - on append-only storage (storage.Capabilities.AppendOnly) a writer
+//     issues no deletes: its one-pack index objects stay, unconsolidated,
+//     and RemoveKey refuses;
 //   - the repository never holds file data in memory beyond a few packs;
 //   - writers never store an object the repository's format version does
 //     not allow (trees in its encoding, snapshots of its version); the

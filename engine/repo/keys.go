@@ -169,7 +169,9 @@ type KeyRemoval struct {
 // to remove the last key, and an ambiguous prefix. In a repository of
 // format version 4 or later it writes the key's tombstone to every region
 // first (see Forget); in an older one it only deletes the object, and a
-// region that was down keeps the key, which sync then copies back.
+// region that was down keeps the key, which sync then copies back. It
+// refuses append-only storage (storage.ErrAppendOnly) before writing
+// anything.
 func (r *Repository) RemoveKey(ctx context.Context, prefix string) (KeyRemoval, error) {
 	keys, err := r.Keys(ctx)
 	if err != nil {
@@ -188,6 +190,9 @@ func (r *Repository) RemoveKey(ctx context.Context, prefix string) (KeyRemoval, 
 		return KeyRemoval{}, fmt.Errorf("%d keys match %q; give more characters", len(match), prefix)
 	case len(keys) <= 1:
 		return KeyRemoval{}, ErrLastKey
+	}
+	if r.st.Capabilities().AppendOnly {
+		return KeyRemoval{}, fmt.Errorf("remove key %s: %w", match[0].ID.Short(), storage.ErrAppendOnly)
 	}
 	kr := KeyRemoval{ID: match[0].ID}
 	if r.cfg.Version >= format.TombstoneVersion {

@@ -101,6 +101,11 @@ type Config struct {
 	// larger (multipart) uploads. Zero means DefaultPartSize; otherwise it
 	// must lie in [MinPartSize, MaxSinglePut].
 	PartSize int64
+	// AppendOnly is for credentials that may not delete: the store issues
+	// no deletes (Delete fails with storage.ErrAppendOnly without a
+	// request, Capabilities().AppendOnly is true) and New's probe uses
+	// AppendOnlyProbe instead of a random name it would delete.
+	AppendOnly bool
 	// Transport, when not nil, replaces the HTTP transport New builds
 	// (tests inject faults with it). Timeout still applies; ConnectTimeout
 	// does not.
@@ -130,7 +135,8 @@ type store struct {
 // It then probes conditional creates, since some S3 servers ignore
 // If-None-Match and silently overwrite: it creates an object under
 // ProbePrefix conditionally twice, expects the second to fail, and deletes
-// it. Capabilities().ConditionalCreate reports the outcome. When the probe
+// it (with Config.AppendOnly it keeps one fixed probe, AppendOnlyProbe,
+// and deletes nothing). Capabilities().ConditionalCreate reports the outcome. When the probe
 // cannot write (read-only credentials, a full bucket) the store still opens,
 // with ConditionalCreate false and ConditionalCreateUnverified true; a
 // transient failure of the probe fails New like one of the bucket check.
@@ -154,6 +160,12 @@ func New(ctx context.Context, cfg Config) (storage.Storage, error) {
 // tests the server's conditional creates.
 const ProbePrefix = "probe/"
 
+// AppendOnlyProbe is the one probe object of append-only stores, never
+// deleted: the first open creates it, and every open's conditional create
+// of it must then fail, which proves that the server honours If-None-Match
+// without any delete.
+const AppendOnlyProbe = ProbePrefix + "conditional-create-append-only"
+
 // probeConditionalCreate sets s.caps.ConditionalCreate to what the server
 // does with a second conditional create of the same object.
 func (s *store) probeConditionalCreate(ctx context.Context) error {
@@ -163,6 +175,9 @@ func (s *store) probeConditionalCreate(ctx context.Context) error {
 	}
 	// A random name: concurrent opens must not see each other's probe.
 	name := ProbePrefix + "conditional-create-" + hex.EncodeToString(rnd[:])
+	if s.caps.AppendOnly {
+		name = AppendOnlyProbe
+	}
 	data := []byte("lifeboat conditional create probe; safe to delete\n")
 	create := func() error {
 		return storage.PutBytes(ctx, s, name, data, storage.PutOptions{IfNotExists: true})
@@ -170,6 +185,10 @@ func (s *store) probeConditionalCreate(ctx context.Context) error {
 	err := create()
 	switch {
 	case err == nil:
+	case s.caps.AppendOnly && errors.Is(err, storage.ErrExist):
+		// An earlier open created it: the condition held.
+		s.caps.ConditionalCreate = true
+		return nil
 	case storage.IsTransient(err) || ctx.Err() != nil:
 		return fmt.Errorf("s3 open %s: probe conditional create: %w", s.where, err)
 	default:
@@ -178,7 +197,9 @@ func (s *store) probeConditionalCreate(ctx context.Context) error {
 		s.caps.ConditionalCreateUnverified = true
 		return nil
 	}
-	defer s.removeProbe(ctx, name)
+	if !s.caps.AppendOnly {
+		defer s.removeProbe(ctx, name)
+	}
 	err = create()
 	switch {
 	case errors.Is(err, storage.ErrExist):
@@ -266,7 +287,7 @@ func newStore(cfg Config) (*store, error) {
 		timeout:   timeout,
 		partSize:  partSize,
 		class:     cfg.StorageClass,
-		caps:      storage.Capabilities{Concurrency: Concurrency},
+		caps:      storage.Capabilities{Concurrency: Concurrency, AppendOnly: cfg.AppendOnly},
 	}
 	if prefix != "" {
 		s.keyPrefix = prefix + "/"
@@ -544,6 +565,9 @@ func (s *store) Put(ctx context.Context, name string, r io.ReadSeeker, size int6
 // Delete removes name, failing with ErrNotExist when it is missing (S3's
 // DELETE succeeds either way, so this costs a HEAD first).
 func (s *store) Delete(ctx context.Context, name string) error {
+	if s.caps.AppendOnly {
+		return fmt.Errorf("s3 delete %s: %w", name, storage.ErrAppendOnly)
+	}
 	if _, err := s.stat(ctx, "delete", name); err != nil {
 		return err
 	}

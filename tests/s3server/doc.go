@@ -2,7 +2,10 @@
 // process per call on a free 127.0.0.1 port, with its data under
 // t.TempDir(), a bucket ready to use, and cleanup registered on t. Tests use
 // Kill and Restart to simulate a region that dies and comes back, and
-// DataDir to damage stored objects behind the server's back.
+// DataDir to damage stored objects behind the server's back. WithIAM and
+// CreateUser add accounts besides root (for credentials a bucket policy
+// restricts), and WithAccessLog and Requests tell which requests the
+// server answered, by whom and how.
 //
 // The versitygw binary is located through LIFEBOAT_VERSITYGW,
 // $LIFEBOAT_TOOLS, $(go env GOPATH)/bin and PATH, in that order; when none

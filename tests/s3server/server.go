@@ -44,6 +44,20 @@ type options struct {
 	bucket    string
 	accessKey string
 	secretKey string
+	iam       bool
+	accessLog bool
+}
+
+// WithAccessLog makes the server log every request it serves (see
+// AccessLog).
+func WithAccessLog() Option {
+	return func(o *options) { o.accessLog = true }
+}
+
+// WithIAM runs the server with its internal IAM service (accounts kept in
+// a directory), so that CreateUser can add accounts besides root.
+func WithIAM() Option {
+	return func(o *options) { o.iam = true }
 }
 
 // WithBucket names the bucket Start creates (default DefaultBucket). An empty
@@ -72,12 +86,16 @@ type Server struct {
 	t       testing.TB
 	bin     string
 	verDir  string
+	iamDir  string // "" without WithIAM
+	accLog  string // "" without WithAccessLog
 	logPath string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when cmd has exited
 	paused bool          // stopped with SIGSTOP, not yet continued
+
+	markers int // marker requests sent by Requests
 }
 
 // Start launches a versitygw server for the duration of t, with a fresh data
@@ -100,7 +118,15 @@ func Start(t testing.TB, opts ...Option) *Server {
 		verDir:    filepath.Join(dir, "versions"),
 		logPath:   filepath.Join(dir, "versitygw.log"),
 	}
-	for _, d := range []string{s.DataDir, s.verDir} {
+	if o.accessLog {
+		s.accLog = filepath.Join(dir, "access.log")
+	}
+	dirs := []string{s.DataDir, s.verDir}
+	if o.iam {
+		s.iamDir = filepath.Join(dir, "iam")
+		dirs = append(dirs, s.iamDir)
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatalf("s3server: %v", err)
 		}
@@ -138,6 +164,26 @@ func (s *Server) CreateBucket(name string) {
 	s.t.Helper()
 	if err := os.Mkdir(filepath.Join(s.DataDir, name), 0o755); err != nil {
 		s.t.Fatalf("s3server: create bucket: %v", err)
+	}
+}
+
+// CreateUser adds an account with the given keys and role ("user",
+// "userplus" or "admin") through versitygw's admin API, as root. The
+// server must have been started WithIAM. Failure is fatal to the test.
+func (s *Server) CreateUser(accessKey, secretKey, role string) {
+	s.t.Helper()
+	if s.iamDir == "" {
+		s.t.Fatalf("s3server: CreateUser needs a server started WithIAM")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, "admin",
+		"--access", s.AccessKey, "--secret", s.SecretKey,
+		"--endpoint-url", s.URL(),
+		"create-user", "--access", accessKey, "--secret", secretKey, "--role", role)
+	cmd.Env = cleanEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		s.t.Fatalf("s3server: create user %s: %v\n%s", accessKey, err, out)
 	}
 }
 
@@ -236,15 +282,20 @@ func (s *Server) launch() error {
 	defer logf.Close() // the child keeps its own descriptor
 	fmt.Fprintf(logf, "--- s3server: starting on %s at %s\n", s.Endpoint, time.Now().Format(time.RFC3339Nano))
 
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", s.Endpoint,
 		"--health", "/health",
 		"--quiet",
 		"--keep-alive",
-		"posix",
-		"--versioning-dir", s.verDir,
-		s.DataDir,
-	)
+	}
+	if s.iamDir != "" {
+		args = append(args, "--iam-dir", s.iamDir)
+	}
+	if s.accLog != "" {
+		args = append(args, "--access-log", s.accLog)
+	}
+	args = append(args, "posix", "--versioning-dir", s.verDir, s.DataDir)
+	cmd := exec.Command(s.bin, args...)
 	cmd.Env = append(cleanEnv(),
 		"ROOT_ACCESS_KEY_ID="+s.AccessKey,
 		"ROOT_SECRET_ACCESS_KEY="+s.SecretKey,
@@ -399,4 +450,86 @@ func findOrInstall() (string, error) {
 // install runs scripts/install-versitygw.sh.
 func install() (string, error) {
 	return testtool.Install("install-versitygw.sh", "versitygw", testtool.IsExecutable)
+}
+
+// Request is one request in the server's access log.
+type Request struct {
+	// Requester is the access key that signed it ("-": anonymous).
+	Requester string
+	// Operation is the S3 action, for example "s3_PutObject" or
+	// "s3_DeleteObject".
+	Operation string
+	// Key is the object key ("-" for bucket requests).
+	Key string
+	// Status is the HTTP status answered.
+	Status int
+}
+
+// Bounds on waiting for the access log to catch up (Requests).
+const (
+	logWait = 10 * time.Second
+	logPoll = 20 * time.Millisecond
+)
+
+// Requests returns every request the server has logged, in order (the
+// server must have been started WithAccessLog). The server logs a request
+// once it has answered it, so Requests first sends a marker request of its
+// own and waits (bounded) until the log holds it: every request answered
+// before the call is then in the log. The markers (anonymous requests for
+// keys under "s3server-marker-") are left out. Failure is fatal to the
+// test.
+func (s *Server) Requests() []Request {
+	s.t.Helper()
+	if s.accLog == "" {
+		s.t.Fatalf("s3server: Requests needs a server started WithAccessLog")
+	}
+	s.markers++
+	marker := fmt.Sprintf("s3server-marker-%d", s.markers)
+	resp, err := http.Get(s.URL() + "/" + s.Bucket + "/" + marker)
+	if err != nil {
+		s.t.Fatalf("s3server: marker request: %v", err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(logWait)
+	for {
+		data, err := os.ReadFile(s.accLog)
+		if err != nil {
+			s.t.Fatalf("s3server: access log: %v", err)
+		}
+		var out []Request
+		seen := false
+		for _, line := range strings.Split(string(data), "\n") {
+			r, ok := parseLogLine(line)
+			if !ok {
+				continue
+			}
+			if strings.HasPrefix(r.Key, "s3server-marker-") {
+				seen = seen || r.Key == marker
+				continue
+			}
+			out = append(out, r)
+		}
+		if seen {
+			return out
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("s3server: marker request not logged within %v", logWait)
+		}
+		time.Sleep(logPoll)
+	}
+}
+
+// parseLogLine parses one access log line: bucket owner, bucket, time (two
+// fields), remote address, requester, request ID, operation, key, request
+// URI, status, then more.
+func parseLogLine(line string) (Request, bool) {
+	f := strings.Fields(line)
+	if len(f) < 11 || !strings.HasPrefix(f[2], "[") {
+		return Request{}, false
+	}
+	status, err := strconv.Atoi(f[10])
+	if err != nil {
+		return Request{}, false
+	}
+	return Request{Requester: f[5], Operation: f[7], Key: f[8], Status: status}, true
 }

@@ -105,6 +105,12 @@ type Repository struct {
 	// PackSize is the target pack file size (0 = the engine's default);
 	// used when the repository is created. MinPackSize..MaxPackSize.
 	PackSize Size `yaml:"pack_size,omitempty"`
+	// AppendOnly says that this host's credentials may not delete: its
+	// backups issue no deletes at all, and the commands left to a host
+	// that may delete (init, sync, key remove, and any that prune) are
+	// refused. See
+	// Config.AppendOnly.
+	AppendOnly bool `yaml:"append_only,omitempty"`
 }
 
 // Region is one storage location of the repository. Exactly the fields of
@@ -122,6 +128,10 @@ type Region struct {
 	Path string
 	// S3 holds the settings of an s3 region (nil for other types).
 	S3 *S3
+	// AppendOnly says that this host may not delete in the region (its
+	// credentials are denied deletes); it makes the host append-only
+	// (Config.AppendOnly).
+	AppendOnly bool
 }
 
 // S3 holds the settings of an s3 region.
@@ -190,11 +200,12 @@ type rawRegion struct {
 	Timeout         Duration `yaml:"timeout,omitempty"`
 	OpenTimeout     Duration `yaml:"open_timeout,omitempty"`
 	UnsafeNoCC      bool     `yaml:"unsafe_no_conditional_create,omitempty"`
+	AppendOnly      bool     `yaml:"append_only,omitempty"`
 }
 
 // regionKeys lists the keys each region type accepts besides commonKeys.
 var (
-	commonRegionKeys = []string{"name", "type", "priority"}
+	commonRegionKeys = []string{"name", "type", "priority", "append_only"}
 	regionKeys       = map[string][]string{
 		TypeLocal: {"path"},
 		TypeS3: {"endpoint", "bucket", "prefix", "region", "insecure", "path_style",
@@ -209,7 +220,7 @@ func (r *Region) UnmarshalYAML(unmarshal func(any) error) error {
 	if err := unmarshal(&raw); err != nil {
 		return err
 	}
-	*r = Region{Name: raw.Name, Type: raw.Type, Priority: raw.Priority, Path: raw.Path}
+	*r = Region{Name: raw.Name, Type: raw.Type, Priority: raw.Priority, Path: raw.Path, AppendOnly: raw.AppendOnly}
 	if raw.Type == TypeS3 {
 		r.Path = ""
 		r.S3 = &S3{
@@ -225,7 +236,7 @@ func (r *Region) UnmarshalYAML(unmarshal func(any) error) error {
 
 // MarshalYAML encodes the region in its flat YAML form.
 func (r Region) MarshalYAML() (any, error) {
-	raw := rawRegion{Name: r.Name, Type: r.Type, Priority: r.Priority, Path: r.Path}
+	raw := rawRegion{Name: r.Name, Type: r.Type, Priority: r.Priority, Path: r.Path, AppendOnly: r.AppendOnly}
 	if s := r.S3; s != nil {
 		raw.Endpoint, raw.Bucket, raw.Prefix, raw.Region = s.Endpoint, s.Bucket, s.Prefix, s.Region
 		raw.Insecure, raw.PathStyle, raw.StorageClass = s.Insecure, s.PathStyle, s.StorageClass
@@ -330,6 +341,22 @@ type Webhook struct {
 	// Retries is how often a failed delivery is retried
 	// (0..MaxWebhookRetries, default DefaultWebhookRetries).
 	Retries int `yaml:"retries"`
+}
+
+// AppendOnly reports whether this host is append-only: repository
+// append_only, or append_only on any region (deleting in some regions
+// only would not make the commands that delete work). Such a host backs
+// up, restores and checks, but issues no deletes.
+func (c *Config) AppendOnly() bool {
+	if c.Repository.AppendOnly {
+		return true
+	}
+	for _, r := range c.Regions {
+		if r.AppendOnly {
+			return true
+		}
+	}
+	return false
 }
 
 // Region returns the region called name, or nil.

@@ -85,6 +85,8 @@ func TestParseMalformed(t *testing.T) {
 		{"drill bad rto", hdr + "drills:\n  - name: d\n    rto: 7x\n", 12, "drills[0].rto", "invalid duration"},
 		{"drill negative rpo", hdr + "drills:\n  - name: d\n    rpo: -1h\n", 12, "drills[0].rpo", "unsigned"},
 		{"sync without schedule", hdr + "jobs:\n  sync: {}\n", 11, "jobs.sync.schedule", "required"},
+		{"sync on an append-only host", hdr + "repository:\n  append_only: true\njobs:\n  sync: {schedule: \"@daily\"}\n", 13, "jobs.sync", "append-only"},
+		{"append_only not bool", hdr + "    append_only: maybe\n", 10, "regions[1].append_only", "expected a boolean"},
 		{"bad read_data_subset", hdr + "jobs:\n  check:\n    schedule: \"@daily\"\n    read_data_subset: lots\n", 13, "jobs.check.read_data_subset", "invalid percentage"},
 		{"bad listen", hdr + "daemon:\n  listen: \"9464\"\n", 11, "daemon.listen", "want host:port"},
 		{"bad log format", hdr + "daemon:\n  log_format: xml\n", 11, "daemon.log_format", `unknown log format "xml"`},

@@ -479,6 +479,9 @@ func (v *validator) jobs() {
 	j := &v.cfg.Jobs
 	if j.Sync != nil {
 		v.requiredSchedule("jobs.sync.schedule", j.Sync.Schedule)
+		if v.cfg.AppendOnly() {
+			v.errorf("jobs.sync", "not on an append-only host (append_only): sync is the job of a host whose credentials may delete")
+		}
 	}
 	if j.Check != nil {
 		v.requiredSchedule("jobs.check.schedule", j.Check.Schedule)
