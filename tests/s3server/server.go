@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
 	"lifeboat/tests/testtool"
 )
 
@@ -44,6 +47,15 @@ type options struct {
 	bucket    string
 	accessKey string
 	secretKey string
+	lock      bool
+}
+
+// WithObjectLock creates the bucket through the S3 API with object lock
+// enabled (x-amz-bucket-object-lock-enabled, which also enables
+// versioning) and no default retention, instead of as a bare directory,
+// which versitygw treats as a bucket without lock configuration.
+func WithObjectLock() Option {
+	return func(o *options) { o.lock = true }
 }
 
 // WithBucket names the bucket Start creates (default DefaultBucket). An empty
@@ -123,10 +135,28 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if lastErr != nil {
 		t.Fatalf("s3server: %v\n%s", lastErr, s.LogTail())
 	}
-	if s.Bucket != "" {
+	switch {
+	case s.Bucket != "" && o.lock:
+		s.CreateLockedBucket(s.Bucket)
+	case s.Bucket != "":
 		s.CreateBucket(s.Bucket)
 	}
 	return s
+}
+
+// CreateLockedBucket creates a bucket with object lock (and so
+// versioning) enabled, through the S3 API.
+func (s *Server) CreateLockedBucket(name string) {
+	s.t.Helper()
+	c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1"})
+	if err != nil {
+		s.t.Fatalf("s3server: client: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := c.MakeBucket(ctx, name, minio.MakeBucketOptions{ObjectLocking: true}); err != nil {
+		s.t.Fatalf("s3server: create locked bucket: %v\n%s", err, s.LogTail())
+	}
 }
 
 // URL is the server's base URL, "http://127.0.0.1:port".
