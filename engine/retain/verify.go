@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -90,6 +91,12 @@ func Verify(ctx context.Context, r *repo.Repository, regs []Region, opts Options
 			return out, err
 		}
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Region != out[j].Region {
+			return out[i].Region < out[j].Region
+		}
+		return out[i].Object < out[j].Object
+	})
 	return out, nil
 }
 
