@@ -203,7 +203,7 @@ func describeRegionErr(rc *config.Region, err error) error {
 	case s == nil:
 		return fmt.Errorf("%w; fix: make %s readable and writable by this user, or fix `path:` of region %s", err, rc.Path, rc.Name)
 	case errors.Is(err, s3.ErrNoObjectLock):
-		return fmt.Errorf("%w (region %s has object_lock)", err, rc.Name) // the error names the fix
+		return err // it names the fix
 	case errors.Is(err, s3.ErrNoBucket):
 		return fmt.Errorf("%w; fix: create bucket %q on %s, or fix `bucket:` of region %s", err, s.Bucket, s.Endpoint, rc.Name)
 	case s.AccessKeyEnv != "":
