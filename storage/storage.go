@@ -67,11 +67,12 @@ type RetainedError struct {
 	Until time.Time
 }
 
+// Error describes the retention; callers add the object's name as context.
 func (e *RetainedError) Error() string {
 	if e.Until.IsZero() {
-		return fmt.Sprintf("%s: %v", e.Name, ErrRetained)
+		return ErrRetained.Error()
 	}
-	return fmt.Sprintf("%s: %v until %s", e.Name, ErrRetained, e.Until.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("%v until %s", ErrRetained, e.Until.UTC().Format(time.RFC3339))
 }
 
 // Unwrap makes errors.Is(err, ErrRetained) hold.
