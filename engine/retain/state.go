@@ -131,3 +131,19 @@ func Unprotected(st *State, snapshots []storage.Info, now time.Time) Protection 
 	}
 	return p
 }
+
+// RetryAt says when a deletion refused because the object is retained
+// (err wraps a *storage.RetainedError) may be tried again: the retention's
+// end, or now plus the region's period when the server did not report it
+// (a noncurrent version, a legal hold). false when err is not a retained
+// refusal. Prune skips such objects and retries them then.
+func RetryAt(err error, now time.Time, period time.Duration) (time.Time, bool) {
+	var re *storage.RetainedError
+	if !errors.As(err, &re) {
+		return time.Time{}, false
+	}
+	if re.Until.IsZero() {
+		return now.Add(period), true
+	}
+	return re.Until, true
+}
