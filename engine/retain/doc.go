@@ -25,5 +25,7 @@
 // be (its own new objects are locked at write, but the packs it reuses
 // may have lapsed) until the next extension. Verify reads the actual
 // retention (StatObject headers) of the reachable objects, all the
-// metadata and a bounded sample of the packs, for check.
+// metadata and a bounded sample of the packs, for check. RetryAt tells
+// a deleter (the later prune) when to retry an object whose deletion was
+// refused because it is retained (storage.ErrRetained).
 package retain
