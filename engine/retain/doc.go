@@ -4,15 +4,16 @@
 //
 // Every lockable object is written locked until its write time plus the
 // region's lock period. Extend pushes the retention of the objects
-// reachable from the kept snapshots (today: every snapshot present; the
-// retention policy's keep set once forget exists, through Options.Keep) to
-// now plus the period: the config, every key, the snapshots, the packs
-// holding their trees and file data, and the index objects naming those
-// packs. Everything else (packs of snapshots deleted by hand, superseded
-// index objects, drill records) is left alone, so its lock lapses one
-// period after its write or last extension: the storage a lock pins beyond
-// what is kept is bounded by one period of garbage, not by the lock
-// history (kopia #4894).
+// reachable from the kept snapshots (every snapshot present and not
+// tombstoned by forget; Options.Keep narrows it, the hook for a retention
+// policy) to now plus the period: the config, every key in use, the
+// snapshots, the packs holding their trees and file data, and the index
+// objects naming those packs. Everything else (packs of forgotten
+// snapshots or of snapshots deleted by hand, superseded index objects,
+// drill records, tombstones, GC records, removed keys) is left alone, so
+// its lock lapses one period after its write or last extension: the
+// storage a lock pins beyond what is kept is bounded by one period of
+// garbage, not by the lock history (kopia #4894).
 //
 // Extend must run more often than the period (from cron, or the later
 // prune job): a kept object is protected until the last extension plus

@@ -108,8 +108,9 @@ func (o *Options) defaults(r *repo.Repository) {
 	}
 }
 
-// Reachable lists the kept snapshots of r and every object they need: the
-// config, the keys, the snapshot objects, the packs holding their trees
+// Reachable lists the kept snapshots of r (never tombstoned ones) and
+// every object they need: the config, the keys in use (not tombstoned),
+// the snapshot objects, the packs holding their trees
 // and file blobs, and the index objects naming those packs. A snapshot or
 // tree that cannot be read fails it: extending only part of what a
 // snapshot needs would claim a protection it does not have.
@@ -128,11 +129,14 @@ func Reachable(ctx context.Context, r *repo.Repository, keep func(repo.SnapshotR
 		}
 	}
 	needs := map[string]format.ID{format.ConfigName: {}}
-	if err := r.List(ctx, format.KeysPrefix, func(fi storage.Info) error {
-		needs[fi.Name] = format.ID{}
-		return nil
-	}); err != nil {
+	// The keys in use: a removed (tombstoned) key is not extended, so its
+	// lock lapses like garbage.
+	keys, err := r.Keys(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	for _, k := range keys {
+		needs[k.Name] = format.ID{}
 	}
 	idx := r.Index()
 	packs := map[format.ID]format.ID{} // pack -> oldest snapshot

@@ -58,7 +58,8 @@ func listNames(t *testing.T, st storage.Storage, prefixes ...string) map[string]
 // TestExtendOnlyKeptObjects: on versitygw with object lock, objects are
 // written locked for a short period; lock extend extends what the present
 // snapshots need and nothing else. The packs and index objects of a
-// snapshot deleted by hand become purgeable once their period ends; every
+// snapshot forgotten and of one deleted by hand become purgeable once their
+// period ends; every
 // object the remaining snapshot needs stays retained.
 func TestExtendOnlyKeptObjects(t *testing.T) {
 	ctx := context.Background()
@@ -67,7 +68,7 @@ func TestExtendOnlyKeptObjects(t *testing.T) {
 	w := lockedStore(t, srv, writePeriod)
 	r, id := enginetest.NewRepo(t, set(t, w))
 	var snaps []format.ID
-	for i, seed := range []uint64{11, 12} {
+	for i, seed := range []uint64{11, 12, 13} {
 		src := filepath.Join(t.TempDir(), "src")
 		enginetest.MakeTree(t, src, seed)
 		res, err := backup.Run(ctx, r, backup.Options{Paths: []string{src}, Host: "h"})
@@ -76,8 +77,12 @@ func TestExtendOnlyKeptObjects(t *testing.T) {
 		}
 		snaps = append(snaps, res.ID)
 	}
-	// The second snapshot is deleted by hand: its own packs are garbage.
-	if err := w.Delete(ctx, format.SnapshotName(snaps[1])); err != nil {
+	// The second snapshot is forgotten (a tombstone), the third deleted by
+	// hand: their own packs are garbage.
+	if _, err := r.Forget(ctx, []format.ID{snaps[1]}); err != nil {
+		t.Fatalf("forget: %v", err)
+	}
+	if err := w.Delete(ctx, format.SnapshotName(snaps[2])); err != nil {
 		t.Fatal(err)
 	}
 
