@@ -316,7 +316,7 @@ func extendRegion(ctx context.Context, rg Region, reach *Reach, opts Options) Re
 	g.SetLimit(opts.Concurrency)
 	for _, o := range reach.Objects {
 		g.Go(func() error {
-			err := rt.ExtendRetention(gctx, o.Name, until)
+			err := withRetry(gctx, func() error { return rt.ExtendRetention(gctx, o.Name, until) })
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -342,4 +342,28 @@ func extendRegion(ctx context.Context, rg Region, reach *Reach, opts Options) Re
 		rr.Error = err.Error()
 	}
 	return rr
+}
+
+// Retries of a transient failure of one retention request (the Retainer
+// is reached beneath the storage's retry wrapper).
+const (
+	retryAttempts = 3
+	retryBackoff  = 200 * time.Millisecond
+)
+
+// withRetry runs fn up to retryAttempts times while it fails with a
+// transient error, backing off in between.
+func withRetry(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt := 1; attempt <= retryAttempts; attempt++ {
+		if err = fn(); err == nil || !storage.IsTransient(err) || attempt == retryAttempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * retryBackoff):
+		}
+	}
+	return err
 }

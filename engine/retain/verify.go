@@ -71,7 +71,11 @@ func Verify(ctx context.Context, r *repo.Repository, regs []Region, opts Options
 		g.SetLimit(opts.Concurrency)
 		for _, o := range objs {
 			g.Go(func() error {
-				ret, err := rt.Retention(gctx, o.Name)
+				var ret storage.Retention
+				err := withRetry(gctx, func() (err error) {
+					ret, err = rt.Retention(gctx, o.Name)
+					return err
+				})
 				if errors.Is(err, storage.ErrNotExist) {
 					return nil
 				}
