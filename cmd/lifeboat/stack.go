@@ -217,6 +217,8 @@ func describeRegionErr(rc *config.Region, err error) error {
 	switch {
 	case s == nil:
 		return fmt.Errorf("%w; fix: make %s readable and writable by this user, or fix `path:` of region %s", err, rc.Path, rc.Name)
+	case errors.Is(err, s3.ErrNoObjectLock):
+		return err // it names the fix
 	case errors.Is(err, s3.ErrNoBucket):
 		return fmt.Errorf("%w; fix: create bucket %q on %s, or fix `bucket:` of region %s", err, s.Bucket, s.Endpoint, rc.Name)
 	case s.AccessKeyEnv != "":
@@ -264,9 +266,19 @@ func openRegion(ctx context.Context, rc *config.Region, create bool, getenv func
 			StorageClass: rc.S3.StorageClass,
 			Timeout:      rc.S3.Timeout.Std(),
 			AppendOnly:   rc.AppendOnly,
+			ObjectLock:   objectLock(rc.S3.ObjectLock),
 		})
 	}
 	return nil, fmt.Errorf("unknown region type %q", rc.Type)
+}
+
+// objectLock converts a region's object_lock setting (nil: none).
+// Retain-until dates are computed from this host's clock at each write.
+func objectLock(ol *config.ObjectLock) *storage.ObjectLock {
+	if ol == nil {
+		return nil
+	}
+	return &storage.ObjectLock{Mode: ol.Mode, Period: ol.Period.Std()}
 }
 
 // errNoConditionalCreate reports regions whose conditional creates are not

@@ -110,6 +110,15 @@ type Config struct {
 	// (tests inject faults with it). Timeout still applies; ConnectTimeout
 	// does not.
 	Transport http.RoundTripper
+	// ObjectLock, when not nil, locks every storage.Lockable object Put
+	// writes: mode ObjectLock.Mode, retained until the local clock (Now)
+	// at the write plus ObjectLock.Period, with Content-MD5 as S3
+	// requires. New then verifies that the bucket has object lock and
+	// versioning enabled and no default retention, and fails with an
+	// error wrapping ErrNoObjectLock (and storage.ErrConfig) otherwise.
+	ObjectLock *storage.ObjectLock
+	// Now is the clock retention dates are computed from (nil: time.Now).
+	Now func() time.Time
 }
 
 // store is the storage.Storage of one bucket and prefix.
@@ -124,6 +133,8 @@ type store struct {
 	partSize  int64
 	class     string
 	caps      storage.Capabilities // ConditionalCreate set by New's probe
+	lock      *storage.ObjectLock  // nil: objects are not locked
+	now       func() time.Time
 	closeOnce sync.Once
 }
 
@@ -146,6 +157,10 @@ func New(ctx context.Context, cfg Config) (storage.Storage, error) {
 		return nil, err
 	}
 	if err := s.checkBucket(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.checkObjectLock(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -288,6 +303,22 @@ func newStore(cfg Config) (*store, error) {
 		partSize:  partSize,
 		class:     cfg.StorageClass,
 		caps:      storage.Capabilities{Concurrency: Concurrency, AppendOnly: cfg.AppendOnly},
+	}
+	if cfg.ObjectLock != nil {
+		switch cfg.ObjectLock.Mode {
+		case storage.LockCompliance, storage.LockGovernance:
+		default:
+			return nil, fmt.Errorf("s3: object lock mode %q (want %s or %s)", cfg.ObjectLock.Mode, storage.LockCompliance, storage.LockGovernance)
+		}
+		if cfg.ObjectLock.Period <= 0 {
+			return nil, fmt.Errorf("s3: object lock period %v must be positive", cfg.ObjectLock.Period)
+		}
+		l := *cfg.ObjectLock
+		s.lock = &l
+	}
+	s.now = cfg.Now
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if prefix != "" {
 		s.keyPrefix = prefix + "/"
@@ -553,6 +584,11 @@ func (s *store) Put(ctx context.Context, name string, r io.ReadSeeker, size int6
 		// body needs no payload signature.
 		opts.DisableContentSha256 = true
 	}
+	if s.lock != nil && storage.Lockable(name) {
+		opts.Mode = minioMode(s.lock.Mode)
+		opts.RetainUntilDate = s.now().Add(s.lock.Period).UTC()
+		opts.SendContentMd5 = true // S3 requires it with a retention
+	}
 	wctx, w := s.watch(ctx)
 	defer w.stop()
 	opts.Progress = w // every chunk sent resets the no-progress timer
@@ -574,7 +610,7 @@ func (s *store) Delete(ctx context.Context, name string) error {
 	wctx, w := s.watch(ctx)
 	defer w.stop()
 	if err := s.client.RemoveObject(wctx, s.bucket, s.key(name), minio.RemoveObjectOptions{}); err != nil {
-		return fmt.Errorf("s3 delete %s: %w", name, s.classify(ctx, err, w, false))
+		return fmt.Errorf("s3 delete %s: %w", name, s.retainedOr(ctx, name, "", s.classify(ctx, err, w, false)))
 	}
 	return nil
 }

@@ -5,7 +5,10 @@
 // DataDir to damage stored objects behind the server's back. WithIAM and
 // CreateUser add accounts besides root (for credentials a bucket policy
 // restricts), and WithAccessLog and Requests tell which requests the
-// server answered, by whom and how.
+// server answered, by whom and how. Servers run
+// with versioning (--versioning-dir); the bucket is a plain directory (no
+// lock configuration) unless WithObjectLock creates it through the S3 API
+// with object lock enabled.
 //
 // The versitygw binary is located through LIFEBOAT_VERSITYGW,
 // $LIFEBOAT_TOOLS, $(go env GOPATH)/bin and PATH, in that order; when none

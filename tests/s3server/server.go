@@ -1,6 +1,7 @@
 package s3server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"lifeboat/tests/testtool"
 )
@@ -46,6 +50,7 @@ type options struct {
 	secretKey string
 	iam       bool
 	accessLog bool
+	lock      bool
 }
 
 // WithAccessLog makes the server log every request it serves (see
@@ -58,6 +63,14 @@ func WithAccessLog() Option {
 // a directory), so that CreateUser can add accounts besides root.
 func WithIAM() Option {
 	return func(o *options) { o.iam = true }
+}
+
+// WithObjectLock creates the bucket through the S3 API with object lock
+// enabled (x-amz-bucket-object-lock-enabled, which also enables
+// versioning) and no default retention, instead of as a bare directory,
+// which versitygw treats as a bucket without lock configuration.
+func WithObjectLock() Option {
+	return func(o *options) { o.lock = true }
 }
 
 // WithBucket names the bucket Start creates (default DefaultBucket). An empty
@@ -149,10 +162,28 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if lastErr != nil {
 		t.Fatalf("s3server: %v\n%s", lastErr, s.LogTail())
 	}
-	if s.Bucket != "" {
+	switch {
+	case s.Bucket != "" && o.lock:
+		s.CreateLockedBucket(s.Bucket)
+	case s.Bucket != "":
 		s.CreateBucket(s.Bucket)
 	}
 	return s
+}
+
+// CreateLockedBucket creates a bucket with object lock (and so
+// versioning) enabled, through the S3 API.
+func (s *Server) CreateLockedBucket(name string) {
+	s.t.Helper()
+	c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1"})
+	if err != nil {
+		s.t.Fatalf("s3server: client: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := c.MakeBucket(ctx, name, minio.MakeBucketOptions{ObjectLocking: true}); err != nil {
+		s.t.Fatalf("s3server: create locked bucket: %v\n%s", err, s.LogTail())
+	}
 }
 
 // URL is the server's base URL, "http://127.0.0.1:port".
@@ -216,6 +247,58 @@ func (s *Server) Pause() {
 		s.t.Fatalf("s3server: pause: %v", err)
 	}
 	s.paused = true
+	// The signal is delivered asynchronously: a thread busy in the
+	// kernel may still answer a request unless we wait for every thread
+	// to be stopped.
+	if err := waitStopped(s.cmd.Process.Pid, true); err != nil {
+		s.t.Fatalf("s3server: pause: %v", err)
+	}
+}
+
+// Bounds of waiting for a signalled process to change state.
+const (
+	stateTimeout = 5 * time.Second
+	statePoll    = 2 * time.Millisecond
+)
+
+// waitStopped waits until every thread of pid is stopped (state T in
+// /proc/PID/task/*/stat), or none is, as stopped says.
+func waitStopped(pid int, stopped bool) error {
+	deadline := time.Now().Add(stateTimeout)
+	for {
+		all, err := threadsStopped(pid, stopped)
+		if err != nil || all {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d: threads not %s after %v", pid, map[bool]string{true: "stopped", false: "running"}[stopped], stateTimeout)
+		}
+		time.Sleep(statePoll)
+	}
+}
+
+// threadsStopped reports whether every thread of pid is (stopped) or is
+// not (!stopped) in state T.
+func threadsStopped(pid int, stopped bool) (bool, error) {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return false, fmt.Errorf("process %d: no threads in /proc: %v", pid, err)
+	}
+	for _, p := range stats {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return false, nil // a thread ended; look again
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(data, ')')
+		if i < 0 || i+2 >= len(data) {
+			return false, fmt.Errorf("%s: unexpected %q", p, data)
+		}
+		if (data[i+2] == 'T') != stopped {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Resume continues a server stopped by Pause (SIGCONT); it does nothing to
@@ -242,7 +325,10 @@ func (s *Server) resumeLocked() error {
 		return nil
 	}
 	s.paused = false
-	return s.cmd.Process.Signal(syscall.SIGCONT)
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		return err
+	}
+	return waitStopped(s.cmd.Process.Pid, false)
 }
 
 // Restart starts the server again on the same port with the same data,

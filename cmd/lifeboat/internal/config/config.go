@@ -177,30 +177,52 @@ type S3 struct {
 	// such a region is refused by init and by every job that takes the
 	// lock.
 	UnsafeNoConditionalCreate bool
+	// ObjectLock, when not nil, writes every content object of the region
+	// with its own S3 object lock retention (nil: no object lock).
+	ObjectLock *ObjectLock
+}
+
+// Object lock modes accepted by object_lock.mode.
+const (
+	LockCompliance = "compliance"
+	LockGovernance = "governance"
+)
+
+// ObjectLock is a region's object_lock setting: every content object is
+// retained in Mode until its write time plus Period, and lifeboat lock
+// extend pushes what the kept snapshots need to now plus Period. The
+// bucket must have object lock and versioning enabled.
+type ObjectLock struct {
+	// Mode is LockCompliance or LockGovernance (required).
+	Mode string `yaml:"mode"`
+	// Period is the retention given at each write and extension
+	// (required, positive).
+	Period Duration `yaml:"period"`
 }
 
 // rawRegion is the flat on-disk form of a Region.
 type rawRegion struct {
-	Name            string   `yaml:"name"`
-	Type            string   `yaml:"type"`
-	Priority        int      `yaml:"priority"`
-	Path            string   `yaml:"path,omitempty"`
-	Endpoint        string   `yaml:"endpoint,omitempty"`
-	Bucket          string   `yaml:"bucket,omitempty"`
-	Prefix          string   `yaml:"prefix,omitempty"`
-	Region          string   `yaml:"region,omitempty"`
-	Insecure        bool     `yaml:"insecure,omitempty"`
-	PathStyle       *bool    `yaml:"path_style,omitempty"`
-	StorageClass    string   `yaml:"storage_class,omitempty"`
-	AccessKeyEnv    string   `yaml:"access_key_env,omitempty"`
-	SecretKeyEnv    string   `yaml:"secret_key_env,omitempty"`
-	CredentialsFile string   `yaml:"credentials_file,omitempty"`
-	AccessKey       string   `yaml:"access_key,omitempty"`
-	SecretKey       string   `yaml:"secret_key,omitempty"`
-	Timeout         Duration `yaml:"timeout,omitempty"`
-	OpenTimeout     Duration `yaml:"open_timeout,omitempty"`
-	UnsafeNoCC      bool     `yaml:"unsafe_no_conditional_create,omitempty"`
-	AppendOnly      bool     `yaml:"append_only,omitempty"`
+	Name            string      `yaml:"name"`
+	Type            string      `yaml:"type"`
+	Priority        int         `yaml:"priority"`
+	Path            string      `yaml:"path,omitempty"`
+	Endpoint        string      `yaml:"endpoint,omitempty"`
+	Bucket          string      `yaml:"bucket,omitempty"`
+	Prefix          string      `yaml:"prefix,omitempty"`
+	Region          string      `yaml:"region,omitempty"`
+	Insecure        bool        `yaml:"insecure,omitempty"`
+	PathStyle       *bool       `yaml:"path_style,omitempty"`
+	StorageClass    string      `yaml:"storage_class,omitempty"`
+	AccessKeyEnv    string      `yaml:"access_key_env,omitempty"`
+	SecretKeyEnv    string      `yaml:"secret_key_env,omitempty"`
+	CredentialsFile string      `yaml:"credentials_file,omitempty"`
+	AccessKey       string      `yaml:"access_key,omitempty"`
+	SecretKey       string      `yaml:"secret_key,omitempty"`
+	Timeout         Duration    `yaml:"timeout,omitempty"`
+	OpenTimeout     Duration    `yaml:"open_timeout,omitempty"`
+	UnsafeNoCC      bool        `yaml:"unsafe_no_conditional_create,omitempty"`
+	ObjectLock      *ObjectLock `yaml:"object_lock,omitempty"`
+	AppendOnly      bool        `yaml:"append_only,omitempty"`
 }
 
 // regionKeys lists the keys each region type accepts besides commonKeys.
@@ -210,7 +232,8 @@ var (
 		TypeLocal: {"path"},
 		TypeS3: {"endpoint", "bucket", "prefix", "region", "insecure", "path_style",
 			"storage_class", "access_key_env", "secret_key_env", "credentials_file",
-			"access_key", "secret_key", "timeout", "open_timeout", "unsafe_no_conditional_create"},
+			"access_key", "secret_key", "timeout", "open_timeout", "unsafe_no_conditional_create",
+			"object_lock"},
 	}
 )
 
@@ -229,6 +252,7 @@ func (r *Region) UnmarshalYAML(unmarshal func(any) error) error {
 			AccessKeyEnv: raw.AccessKeyEnv, SecretKeyEnv: raw.SecretKeyEnv,
 			CredentialsFile: raw.CredentialsFile, AccessKey: raw.AccessKey, SecretKey: raw.SecretKey,
 			Timeout: raw.Timeout, OpenTimeout: raw.OpenTimeout, UnsafeNoConditionalCreate: raw.UnsafeNoCC,
+			ObjectLock: raw.ObjectLock,
 		}
 	}
 	return nil
@@ -243,6 +267,7 @@ func (r Region) MarshalYAML() (any, error) {
 		raw.AccessKeyEnv, raw.SecretKeyEnv, raw.CredentialsFile = s.AccessKeyEnv, s.SecretKeyEnv, s.CredentialsFile
 		raw.AccessKey, raw.SecretKey, raw.Timeout = s.AccessKey, s.SecretKey, s.Timeout
 		raw.OpenTimeout, raw.UnsafeNoCC = s.OpenTimeout, s.UnsafeNoConditionalCreate
+		raw.ObjectLock = s.ObjectLock
 	}
 	return raw, nil
 }

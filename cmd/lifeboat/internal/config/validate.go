@@ -234,6 +234,7 @@ func (v *validator) s3(f string, s *S3) {
 	} else {
 		s.OpenTimeout = DefaultS3OpenTimeout
 	}
+	v.objectLock(f+".object_lock", s)
 
 	// Credentials: at most one source, pairs complete.
 	var groups []string
@@ -266,6 +267,29 @@ func (v *validator) s3(f string, s *S3) {
 			field = f + ".secret_key"
 		}
 		v.errorf(field, "only one of access_key_env/secret_key_env, credentials_file or access_key/secret_key may be set")
+	}
+}
+
+// objectLock validates an s3 region's object_lock.
+func (v *validator) objectLock(f string, s *S3) {
+	if e, ok := v.idx.entries[f]; ok && e.null {
+		v.errorf(f, "expected a mapping (mode, period), got null")
+		return
+	}
+	ol := s.ObjectLock
+	if ol == nil {
+		return
+	}
+	switch m := strings.ToLower(ol.Mode); m {
+	case LockCompliance, LockGovernance:
+		ol.Mode = m
+	case "":
+		v.errorf(f+".mode", "required (compliance or governance)")
+	default:
+		v.errorf(f+".mode", "unknown object lock mode %q (want compliance or governance)", ol.Mode)
+	}
+	if ol.Period <= 0 {
+		v.errorf(f+".period", "required, a positive duration (e.g. 14d)")
 	}
 }
 
