@@ -203,6 +203,19 @@ func assertNotInCondemned(t *testing.T, f *gcFixture, res *backup.Result) {
 	}
 }
 
+// assertSourceIn fails unless every blob of the source's subtree is
+// indexed in one of packs (the blobs of the directories above the source
+// may change while other tests run).
+func assertSourceIn(t *testing.T, f *gcFixture, res *backup.Result, packs map[format.ID]bool, what string) {
+	t.Helper()
+	for _, id := range blobsOf(t, f.r, subtreeOf(t, f.r, res.Snapshot.Tree, f.src)) {
+		loc, ok := f.r.Index().Lookup(id)
+		if !ok || !packs[loc.Pack.ID] {
+			t.Fatalf("blob %s of the source is not reused from %s (pack %s)", id.Short(), what, loc.Pack.ID.Short())
+		}
+	}
+}
+
 // restoresAfterSweep deletes the condemned packs and checks that the
 // snapshot restores from a freshly opened repository.
 func restoresAfterSweep(t *testing.T, f *gcFixture, res *backup.Result) {
@@ -327,10 +340,76 @@ func TestBackupWithoutGCRecordsListsTwice(t *testing.T) {
 	f := newGCFixture(t)
 	f.st.lists.Store(0)
 	res := run(t, f.r, backup.Options{Paths: []string{f.src}, Host: "h", Workers: 1})
-	if res.Stats.Blobs != 0 {
-		t.Fatalf("an unchanged backup stored %d blobs", res.Stats.Blobs)
+	old := map[format.ID]bool{}
+	for _, id := range f.old {
+		old[id] = true
 	}
+	assertSourceIn(t, f, res, old, "the first backup's packs")
 	if n := f.st.lists.Load(); n != 2 {
 		t.Fatalf("gc/ listed %d times, want 2", n)
+	}
+}
+
+// A prune that repacked the live blobs of the packs it condemned (its new
+// index places them in new packs): a backup that starts after the mark
+// reuses those new copies instead of storing the blobs again, whether or
+// not its index had loaded the prune's new index before it learnt of the
+// record.
+func TestBackupReusesRepackedCopies(t *testing.T) {
+	for _, loaded := range []bool{false, true} {
+		t.Run(map[bool]string{false: "new-index-unknown", true: "new-index-loaded"}[loaded], func(t *testing.T) {
+			ctx := context.Background()
+			f := newGCFixture(t)
+			// The "prune": another session copies the condemned packs'
+			// blobs into new packs with their own index object.
+			p, err := repo.Open(ctx, f.st, f.id, repo.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.LoadIndex(ctx); err != nil {
+				t.Fatal(err)
+			}
+			p.CondemnPacks(f.old)
+			if n, err := p.Rescue(ctx, f.old); err != nil || n == 0 {
+				t.Fatalf("repack: %d blobs, %v", n, err)
+			}
+			if _, err := p.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var newIndex []format.ID
+			if err := p.List(ctx, format.IndexPrefix, func(fi storage.Info) error {
+				id, err := format.ParseName(format.IndexPrefix, fi.Name)
+				if !slices.Contains(f.index, id) {
+					newIndex = append(newIndex, id)
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			slices.SortFunc(newIndex, cmpID)
+			if err := f.r.SaveGCRecord(ctx, &format.GCRecord{
+				Version: format.GCRecordVersion, Generation: 1, RunID: "run", State: format.GCMarked,
+				Marked: f.clock.Now(), GraceSeconds: 3600, Condemned: f.old, Superseded: f.index, NewIndex: newIndex,
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if loaded {
+				// The old index objects first, then the new one: each blob's
+				// first location is in a condemned pack.
+				if err := f.r.LoadIndex(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res := run(t, f.r, backup.Options{Paths: []string{f.src}, Host: "h", Workers: 1})
+			repacked := map[format.ID]bool{}
+			for _, pk := range p.Index().Packs() {
+				if !slices.Contains(f.old, pk.ID) {
+					repacked[pk.ID] = true
+				}
+			}
+			assertSourceIn(t, f, res, repacked, "the repacked copies")
+			assertNotInCondemned(t, f, res)
+			restoresAfterSweep(t, f, res)
+		})
 	}
 }
