@@ -413,3 +413,54 @@ func TestBackupReusesRepackedCopies(t *testing.T) {
 		})
 	}
 }
+
+// A prune that condemns packs the running backup uploaded itself (a
+// backup suspended longer than prune's minimum pack age): the backup
+// counts them as used, and refuses to commit once the run is sweeping.
+func TestBackupRefusesWhenItsOwnPacksAreSwept(t *testing.T) {
+	ctx := context.Background()
+	f := newGCFixture(t)
+	data := make([]byte, 3<<20) // three packs of new data, read first
+	rand.NewChaCha8([32]byte{5}).Read(data)
+	if err := os.WriteFile(filepath.Join(f.src, "added-big"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	onLastFile(t, f.src, func() {
+		// Wait (bounded) until the uploaders stored a pack of this backup.
+		var own []format.ID
+		for range 1000 {
+			if err := f.r.List(ctx, format.DataPrefix, func(fi storage.Info) error {
+				id, err := format.ParseName(format.DataPrefix, fi.Name)
+				if err == nil && !slices.Contains(f.old, id) && !slices.Contains(own, id) {
+					own = append(own, id)
+				}
+				return nil
+			}); err != nil {
+				t.Error(err)
+				return
+			}
+			if len(own) > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if len(own) == 0 {
+			t.Error("the backup uploaded no pack before its last file")
+			return
+		}
+		slices.SortFunc(own, cmpID)
+		for i, state := range []string{format.GCMarked, format.GCSweeping} {
+			if err := f.r.SaveGCRecord(ctx, &format.GCRecord{
+				Version: format.GCRecordVersion, Generation: uint64(i + 1), RunID: "own", State: state,
+				Marked: f.clock.Now(), GraceSeconds: 3600, Condemned: own,
+			}); err != nil {
+				t.Error(err)
+			}
+		}
+		f.clock.Advance(backup.DefaultGCCheck)
+	})
+	_, err := backup.Run(ctx, f.r, backup.Options{Paths: []string{f.src}, Host: "h", Workers: 1})
+	if !errors.Is(err, backup.ErrSwept) {
+		t.Fatalf("backup: %v, want ErrSwept", err)
+	}
+}
