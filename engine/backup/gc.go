@@ -57,6 +57,10 @@ type gcWatch struct {
 	done    map[format.ID]bool // packs condemned so far
 	runs    map[string]*gcRun  // by RunID
 	rescued int                // blobs copied by rescues
+	// broken is an error after packs were condemned (the packs used among
+	// them are then known only to the failed check): every later check
+	// returns it, so the backup cannot commit.
+	broken error
 
 	last    atomic.Int64 // clock (UnixNano) of the last successful check
 	cadence atomic.Int64 // nanoseconds
@@ -86,8 +90,9 @@ func (g *gcWatch) due() bool {
 }
 
 // maybe runs a periodic check when one is due and no other is running. A
-// listing that fails is tried again at the next call; a refusal is
-// returned.
+// check that fails for storage reasons is tried again a cadence later (the
+// check before the commit must succeed; a record missed meanwhile is
+// judged by the time rule there); a refusal is returned.
 func (g *gcWatch) maybe(ctx context.Context) error {
 	if !g.due() || !g.mu.TryLock() {
 		return nil
@@ -97,8 +102,9 @@ func (g *gcWatch) maybe(ctx context.Context) error {
 		return nil
 	}
 	_, err := g.checkLocked(ctx, false)
-	if err != nil && !errors.Is(err, ErrSwept) {
-		return nil // storage trouble: the final check must succeed
+	if err != nil && !errors.Is(err, ErrSwept) && g.broken == nil {
+		g.last.Store(g.r.Now().UnixNano())
+		return nil
 	}
 	return err
 }
@@ -111,7 +117,10 @@ func (g *gcWatch) check(ctx context.Context, atStart bool) (int, error) {
 	return g.checkLocked(ctx, atStart)
 }
 
-func (g *gcWatch) checkLocked(ctx context.Context, atStart bool) (int, error) {
+func (g *gcWatch) checkLocked(ctx context.Context, atStart bool) (rescued int, err error) {
+	if g.broken != nil {
+		return 0, g.broken
+	}
 	now := g.r.Now()
 	gens, err := g.r.ListGC(ctx)
 	if err != nil {
@@ -161,6 +170,11 @@ func (g *gcWatch) checkLocked(ctx context.Context, atStart bool) (int, error) {
 		}
 		newIndex = append(newIndex, rec.NewIndex...)
 	}
+	defer func() {
+		if err != nil && !errors.Is(err, ErrSwept) {
+			g.broken = err
+		}
+	}()
 	if len(all) > 0 {
 		// From here on Has reports none of these packs' blobs, so the set
 		// of packs the backup used among them is final.
@@ -170,7 +184,6 @@ func (g *gcWatch) checkLocked(ctx context.Context, atStart bool) (int, error) {
 			return 0, fmt.Errorf("gc records: new index: %w", err)
 		}
 	}
-	rescued := 0
 	if !atStart {
 		runIDs := make([]string, 0, len(fresh))
 		for id := range fresh {

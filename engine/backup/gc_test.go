@@ -464,3 +464,27 @@ func TestBackupRefusesWhenItsOwnPacksAreSwept(t *testing.T) {
 		t.Fatalf("backup: %v, want ErrSwept", err)
 	}
 }
+
+// A rescue that cannot read the condemned data (a sweep that did not wait
+// for the grace) fails the backup, at whichever check it happened: the
+// backup never commits a snapshot naming the deleted packs.
+func TestBackupFailsWhenARescueCannotRead(t *testing.T) {
+	f := newGCFixture(t)
+	onLastFile(t, f.src, func() {
+		f.record(t, 1, format.GCMarked, f.clock.Now())
+		for _, id := range f.old {
+			if err := f.st.Delete(context.Background(), format.PackName(id)); err != nil {
+				t.Error(err)
+			}
+		}
+		f.clock.Advance(backup.DefaultGCCheck)
+	})
+	res, err := backup.Run(context.Background(), f.r, backup.Options{Paths: []string{f.src}, Host: "h", Workers: 1})
+	if err == nil {
+		t.Fatalf("backup committed snapshot %s although its rescue failed", res.ID.Short())
+	}
+	snaps, err := f.r.Snapshots(context.Background())
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("%d snapshots (%v), want only the first", len(snaps), err)
+	}
+}
