@@ -25,5 +25,9 @@
 //     later first store an authenticated tombstone of each object in every
 //     region (the write quorum at least), then delete; listings and Open
 //     ignore every object an authenticated tombstone buries, wherever it is
-//     still stored, and ignore tombstones that do not authenticate.
+//     still stored, and ignore tombstones that do not authenticate;
+//   - GC records (gc.go) are written once per generation (a conditional
+//     create) and read from every region; a session that condemned packs
+//     (CondemnPacks) never deduplicates against a blob whose only indexed
+//     copy is in one of them.
 package repo

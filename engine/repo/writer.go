@@ -299,6 +299,7 @@ func (w *writer) upload(p *packBuf) error {
 		return err
 	}
 	r.idx.add(&ip)
+	r.idx.markPack(id)
 	w.mu.Lock()
 	for i := range p.blobs {
 		delete(w.pending, p.blobs[i].ID)
