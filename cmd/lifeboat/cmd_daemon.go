@@ -57,6 +57,8 @@ type daemon struct {
 	rand     func() uint64
 	// repoMu serialises this daemon's jobs that take the repository lock.
 	repoMu chan struct{}
+	// forgets holds the last forget after each source's backup.
+	forgets forgetLog
 }
 
 // daemonInfo is written to the state directory while the daemon runs, so
@@ -77,6 +79,8 @@ type daemonStatus struct {
 	Started time.Time   `json:"started"`
 	Config  string      `json:"config,omitempty"`
 	Jobs    []jobStatus `json:"jobs"`
+	// Forgets is the last forget after each source's backup (keep:).
+	Forgets []forgetStatus `json:"forgets,omitempty"`
 }
 
 // jobStatus is one job in daemonStatus.
@@ -333,6 +337,7 @@ func (d *daemon) status() *daemonStatus {
 	for _, e := range d.sched.Entries() {
 		st.Jobs = append(st.Jobs, jobStatus{Status: e, Kind: d.kinds[e.Name]})
 	}
+	st.Forgets = d.forgets.list()
 	return st
 }
 
