@@ -411,7 +411,7 @@ func applyPolicy(ctx context.Context, r *repo.Repository, plan forgetPlan, now t
 	res, err := retention.Apply(snaps, plan.policy, now, zone)
 	if err != nil {
 		if errors.Is(err, retention.ErrEmptyPolicy) {
-			return nil, usageErr("forget: %v (an empty policy would remove everything)", err)
+			return nil, withCode(ExitUsage, fmt.Errorf("forget: %w (an empty policy would remove everything)", err))
 		}
 		return nil, fmt.Errorf("forget: %w", err)
 	}
