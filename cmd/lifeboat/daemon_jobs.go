@@ -316,6 +316,7 @@ func (d *daemon) checkJob(cj *config.CheckJob, job string) func(ctx context.Cont
 					}
 				}
 				if res != nil {
+					d.retainRecords(ctx, job)
 					stats = jobStats{bytes: res.BytesRead, files: res.Packs, errors: res.Problems}
 					d.log.Info("check finished", "job", job, "snapshots", res.Snapshots, "trees", res.Trees, "packs", res.Packs,
 						"packs_read", res.PacksRead, "bytes_read", res.BytesRead, "problems", res.Problems)

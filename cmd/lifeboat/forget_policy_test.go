@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"lifeboat/engine/backup"
+	"lifeboat/engine/drill"
 	"lifeboat/engine/enginetest"
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
@@ -183,5 +184,46 @@ func TestStorageNow(t *testing.T) {
 		if _, err := storageNow(ctx, set, local.Add(off)); !errors.Is(err, errClockSkew) {
 			t.Errorf("local clock off by %v: %v, want errClockSkew", off, err)
 		}
+	}
+}
+
+// TestDeleteExpiredRecords: the daemon's record retention deletes the
+// check and drill records older than 90 days except the newest check
+// record and the newest record of each drill.
+func TestDeleteExpiredRecords(t *testing.T) {
+	ctx := context.Background()
+	a, b := mem.New(), mem.New()
+	set, err := regions.New([]regions.Region{{Name: "a", Storage: a}, {Name: "b", Storage: b}}, regions.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := enginetest.NewRepo(t, set)
+	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	save := func(rec *drill.Record) {
+		if _, err := drill.SaveRecord(ctx, r, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, age := range []time.Duration{400 * day, 200 * day, 10 * day} {
+		save(drill.CheckRecord(now.Add(-age), "h", nil, 0))
+	}
+	for _, age := range []time.Duration{300 * day, 100 * day} {
+		save(&drill.Record{Version: drill.RecordVersion, Kind: drill.KindDrill, Time: now.Add(-age), Drill: &drill.Report{Name: "weekly"}})
+	}
+	n, err := deleteExpiredRecords(ctx, r, set, now)
+	if err != nil || n != 3 {
+		t.Fatalf("deleted %d, %v; want 3", n, err)
+	}
+	recs, _, err := drill.LoadRecords(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ages []time.Duration
+	for _, rec := range recs {
+		ages = append(ages, now.Sub(rec.Time))
+	}
+	if want := []time.Duration{100 * day, 10 * day}; !slices.Equal(ages, want) {
+		t.Fatalf("records left of ages %v, want %v", ages, want)
 	}
 }
