@@ -31,7 +31,7 @@ func TestExpiredRecords(t *testing.T) {
 		expired []byte // IDs, oldest first
 	}{
 		{"none", nil, nil},
-		{"all recent", []*drill.Record{rec(1, drill.KindCheck, "", day), rec(2, drill.KindDrill, "w", 89 * day)}, nil},
+		{"all recent", []*drill.Record{rec(1, drill.KindCheck, "", day), rec(2, drill.KindDrill, "w", 89*day)}, nil},
 		{"old checks: newest kept", []*drill.Record{
 			rec(1, drill.KindCheck, "", 200*day), rec(2, drill.KindCheck, "", 150*day), rec(3, drill.KindCheck, "", 100*day),
 		}, []byte{1, 2}},
