@@ -108,8 +108,10 @@ func (m *daemonMetrics) runStarted(kind string, ri scheduler.RunInfo) {
 }
 
 // runEnded records the end of a run.
+// The run counter goes last, so that a scrape that sees a run counted
+// also sees its gauges.
 func (m *daemonMetrics) runEnded(kind string, ri scheduler.RunInfo) {
-	m.runs.WithLabelValues(ri.Job, kind, ri.Result).Inc()
+	defer m.runs.WithLabelValues(ri.Job, kind, ri.Result).Inc()
 	if ri.Result == scheduler.ResultSkipped {
 		return
 	}
