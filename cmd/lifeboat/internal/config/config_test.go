@@ -482,6 +482,9 @@ func TestExampleFile(t *testing.T) {
 	if d := cfg.Drill("weekly"); d == nil || d.Sample != 10 || d.RPO != Duration(26*3600e9) {
 		t.Errorf("drill weekly = %+v", d)
 	}
+	if k := cfg.Source("home").Keep; k == nil || k.Last != 3 || k.Monthly != 12 || cfg.Repository.Zone().String() != "Europe/Berlin" {
+		t.Errorf("source home keep = %+v, zone %v", k, cfg.Repository.Zone())
+	}
 	if cfg.Source("home") == nil || cfg.Source("nope") != nil || cfg.Drill("nope") != nil {
 		t.Error("Source/Drill lookup wrong")
 	}
