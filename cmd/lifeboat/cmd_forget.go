@@ -18,6 +18,7 @@ import (
 
 // forgetJSON is one snapshot in forget's --json output.
 type forgetJSON struct {
+	Source  string             `json:"source,omitempty"` // the configured source whose keep: judged it
 	ID      string             `json:"id"`
 	Time    time.Time          `json:"time"`
 	Host    string             `json:"host"`
@@ -61,6 +62,18 @@ func (k *keepFlags) register(cmd *cobra.Command) {
 	}
 	f.StringArrayVar(&k.tags, "keep-tag", nil, "keep snapshots carrying all of these comma-separated tags (repeatable)")
 	f.StringVar(&k.groupBy, "group-by", "host,paths", "group snapshots by any of host, paths, tags (or none) before applying the policy")
+}
+
+// keepFlagNames lists the names of the --keep-* flags.
+func keepFlagNames() []string {
+	names := []string{"keep-within", "keep-tag"}
+	for _, k := range keepCountKinds {
+		names = append(names, "keep-"+k)
+		if k != "last" {
+			names = append(names, "keep-within-"+k)
+		}
+	}
+	return names
 }
 
 // rules returns the policy the flags describe (no rule: none).
@@ -128,7 +141,9 @@ The policy is given with --keep-last/-hourly/-daily/-weekly/-monthly/-yearly N,
 --keep-within D, --keep-within-hourly/-daily/-weekly/-monthly/-yearly D and
 --keep-tag TAGS (restic's vocabulary; D such as 30d, 2w, 6m, 1y6m: m is
 months), or taken from a configured source's keep: with --source NAME, which
-also limits forget to that source's snapshots (its host and paths). Snapshots
+also limits forget to that source's snapshots (its host and paths).
+Without IDs, rules or --source, forget applies the keep: of every
+configured source that has one, each to its own snapshots. Snapshots
 are grouped by --group-by (host,paths by default) and the policy applies to
 each group; the newest complete snapshot of a group is always kept. Days,
 weeks, months and years are those of repository.retention_zone (UTC by
@@ -154,7 +169,15 @@ fate and the rules that kept it.`,
 			if err != nil {
 				return err
 			}
-			policyMode := len(rules) > 0 || o.source != ""
+			keepGiven := false
+			for _, name := range keepFlagNames() {
+				keepGiven = keepGiven || cmd.Flags().Changed(name)
+			}
+			if keepGiven && len(rules) == 0 {
+				return usageErr("forget: every --keep-* rule given is zero: an empty policy would remove everything")
+			}
+			allSources := len(args) == 0 && !keepGiven && o.source == ""
+			policyMode := len(rules) > 0 || o.source != "" || allSources
 			for _, fl := range []string{"host", "tag", "path", "group-by", "source"} {
 				if len(args) > 0 && cmd.Flags().Changed(fl) {
 					return usageErr("forget: --%s selects snapshots for a policy; it cannot be given with snapshot IDs", fl)
@@ -163,14 +186,18 @@ fate and the rules that kept it.`,
 			if len(args) > 0 && len(rules) > 0 {
 				return usageErr("forget: give snapshot IDs or --keep-* rules, not both")
 			}
-			if len(args) == 0 && !policyMode {
-				return usageErr("forget: give snapshot IDs, --keep-* rules or --source with a keep: policy (an empty policy would remove everything)")
-			}
-			var plan forgetPlan
-			if policyMode {
-				if plan, err = a.forgetPlanOf(&o.keep, rules, o.source, o.host, o.tags, o.paths); err != nil {
+			var plans []forgetPlan
+			switch {
+			case allSources:
+				if plans, err = a.allSourcePlans(cmd); err != nil {
 					return err
 				}
+			case policyMode:
+				plan, err := a.forgetPlanOf(&o.keep, rules, o.source, o.host, o.tags, o.paths)
+				if err != nil {
+					return err
+				}
+				plans = []forgetPlan{plan}
 			}
 			r, err := a.openRepoOnly(ctx)
 			if err != nil {
@@ -187,7 +214,7 @@ fate and the rules that kept it.`,
 				defer held.release()
 			}
 			if policyMode {
-				return a.forgetByPolicy(held, r, plan, o.dryRun)
+				return a.forgetByPolicy(held, r, plans, o.dryRun)
 			}
 			ids, err := r.ResolveSnapshots(held.ctx, args)
 			if err != nil {
@@ -234,6 +261,7 @@ fate and the rules that kept it.`,
 
 // forgetPlan is a retention policy and the snapshots it applies to.
 type forgetPlan struct {
+	source string // the configured source whose keep: this is ("" for --keep-* flags)
 	policy retention.Policy
 	filter repo.Filter
 	zone   *time.Location
@@ -274,6 +302,37 @@ func (a *app) forgetPlanOf(k *keepFlags, rules []retention.Rule, source, host st
 	return sp, nil
 }
 
+// allSourcePlans is forget without IDs, rules or --source: the keep: of
+// every configured source that has one. Without any it is a usage error.
+func (a *app) allSourcePlans(cmd *cobra.Command) ([]forgetPlan, error) {
+	for _, fl := range []string{"host", "tag", "path", "group-by"} {
+		if cmd.Flags().Changed(fl) {
+			return nil, usageErr("forget: --%s needs --keep-* rules or --source", fl)
+		}
+	}
+	cfg, err := a.needConfig()
+	if err != nil {
+		return nil, err
+	}
+	var plans []forgetPlan
+	for i := range cfg.Sources {
+		src := &cfg.Sources[i]
+		if src.Keep == nil {
+			continue
+		}
+		p, err := sourcePolicy(src)
+		if err != nil {
+			return nil, err
+		}
+		p.zone = cfg.Repository.Zone()
+		plans = append(plans, p)
+	}
+	if len(plans) == 0 {
+		return nil, usageErr("forget: give snapshot IDs, --keep-* rules, or --source with a keep: policy; no configured source has keep: (an empty policy would remove everything)")
+	}
+	return plans, nil
+}
+
 // sourcePolicy is the plan of a configured source's keep: policy: its
 // rules over the snapshots of the source's host and paths. A source
 // without keep: is a usage error.
@@ -290,14 +349,16 @@ func sourcePolicy(src *config.Source) (forgetPlan, error) {
 		return forgetPlan{}, err
 	}
 	return forgetPlan{
+		source: src.Name,
 		policy: retention.Policy{Rules: rules},
 		filter: repo.Filter{Host: spec.host, Paths: spec.paths},
 		zone:   time.UTC,
 	}, nil
 }
 
-// forgetByPolicy runs plan over r and prints the outcome.
-func (a *app) forgetByPolicy(held *heldLock, r *repo.Repository, plan forgetPlan, dryRun bool) error {
+// forgetByPolicy runs plans over r, one after the other, and prints the
+// outcome.
+func (a *app) forgetByPolicy(held *heldLock, r *repo.Repository, plans []forgetPlan, dryRun bool) error {
 	ctx := held.ctx
 	now := r.Now()
 	clock := "local clock"
@@ -308,27 +369,51 @@ func (a *app) forgetByPolicy(held *heldLock, r *repo.Repository, plan forgetPlan
 		}
 		clock = "storage"
 	}
-	run, err := applyPolicy(ctx, r, plan, now, dryRun)
-	if err = held.lost(err); err != nil {
-		return err
+	var runs []*policyRun
+	for _, plan := range plans {
+		run, err := applyPolicy(ctx, r, plan, now, dryRun)
+		if err = held.lost(err); err != nil {
+			return err
+		}
+		runs = append(runs, run)
 	}
-	pending := []string{}
-	if run.deletion != nil {
-		pending = run.deletion.Pending
-	}
-	if a.flags.json {
-		removed := []string{}
+	snaps, removed, pending := []forgetJSON{}, []string{}, []string{}
+	kept := 0
+	for _, run := range runs {
+		snaps = append(snaps, run.snapshots()...)
 		for _, id := range run.removed {
 			removed = append(removed, id.String())
 		}
+		if run.deletion != nil {
+			pending = append(pending, run.deletion.Pending...)
+		}
+		kept += len(run.result.Kept())
+	}
+	if a.flags.json {
 		return a.printJSON(map[string]any{
-			"dry_run": dryRun, "now": now.UTC(), "now_from": clock, "zone": run.result.Zone,
-			"snapshots": run.snapshots(), "removed": removed, "pending": pending,
+			"dry_run": dryRun, "now": now.UTC(), "now_from": clock, "zone": runs[0].result.Zone,
+			"snapshots": snaps, "removed": removed, "pending": pending,
 		})
 	}
+	for _, run := range runs {
+		a.printRun(run)
+	}
 	verb := map[bool]string{true: "would remove", false: "removed"}[dryRun]
+	a.printf("%s %d snapshots, kept %d\n", verb, len(removed), kept)
+	for _, p := range pending {
+		a.printf("not deleted yet (a region did not answer; lifeboat sync deletes it there): %s\n", p)
+	}
+	return nil
+}
+
+// printRun prints one policy's table: each group, each snapshot's fate and
+// the reasons it is kept.
+func (a *app) printRun(run *policyRun) {
 	for _, g := range run.result.Groups {
 		var key []string
+		if run.plan.source != "" {
+			key = append(key, "source "+run.plan.source)
+		}
 		if g.Key.Host != "" {
 			key = append(key, "host "+g.Key.Host)
 		}
@@ -354,18 +439,14 @@ func (a *app) forgetByPolicy(held *heldLock, r *repo.Repository, plan forgetPlan
 				}
 				why = "  " + strings.Join(texts, "; ")
 			}
-			a.printf("  %s %s  %s%s\n", fate, d.ID.Short(), d.Time.In(plan.zone).Format(time.RFC3339), why)
+			a.printf("  %s %s  %s%s\n", fate, d.ID.Short(), d.Time.In(run.plan.zone).Format(time.RFC3339), why)
 		}
 	}
-	a.printf("%s %d snapshots, kept %d\n", verb, len(run.removed), len(run.result.Kept()))
-	for _, p := range pending {
-		a.printf("not deleted yet (a region did not answer; lifeboat sync deletes it there): %s\n", p)
-	}
-	return nil
 }
 
 // policyRun is the outcome of applying a retention policy.
 type policyRun struct {
+	plan     forgetPlan
 	result   *retention.Result
 	snaps    map[format.ID]*format.Snapshot
 	removed  []format.ID
@@ -378,7 +459,7 @@ func (p *policyRun) snapshots() []forgetJSON {
 	for _, g := range p.result.Groups {
 		for _, d := range g.Snapshots {
 			s := p.snaps[d.ID]
-			out = append(out, forgetJSON{ID: d.ID.String(), Time: d.Time, Host: s.Host, Paths: s.Paths, Tags: s.Tags,
+			out = append(out, forgetJSON{Source: p.plan.source, ID: d.ID.String(), Time: d.Time, Host: s.Host, Paths: s.Paths, Tags: s.Tags,
 				Partial: d.Partial, Fate: d.Fate, Reasons: d.Reasons})
 		}
 	}
@@ -395,7 +476,10 @@ func applyPolicy(ctx context.Context, r *repo.Repository, plan forgetPlan, now t
 	if err != nil {
 		return nil, fmt.Errorf("forget: %w", err)
 	}
-	run := &policyRun{snaps: map[format.ID]*format.Snapshot{}}
+	if plan.zone == nil {
+		plan.zone = time.UTC
+	}
+	run := &policyRun{plan: plan, snaps: map[format.ID]*format.Snapshot{}}
 	var snaps []retention.Snapshot
 	for _, ref := range refs {
 		if !plan.filter.Match(ref.Snapshot) {
@@ -404,11 +488,7 @@ func applyPolicy(ctx context.Context, r *repo.Repository, plan forgetPlan, now t
 		run.snaps[ref.ID] = ref.Snapshot
 		snaps = append(snaps, retention.FromFormat(ref.ID, ref.Snapshot))
 	}
-	zone := plan.zone
-	if zone == nil {
-		zone = time.UTC
-	}
-	res, err := retention.Apply(snaps, plan.policy, now, zone)
+	res, err := retention.Apply(snaps, plan.policy, now, plan.zone)
 	if err != nil {
 		if errors.Is(err, retention.ErrEmptyPolicy) {
 			return nil, withCode(ExitUsage, fmt.Errorf("forget: %w (an empty policy would remove everything)", err))
