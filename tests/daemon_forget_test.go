@@ -3,10 +3,15 @@ package tests
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,13 +24,29 @@ import (
 // lifeboat status shows the last forget.
 func TestDaemonForgetAfterBackup(t *testing.T) {
 	dir := t.TempDir()
+	var hookMu sync.Mutex
+	var forgets []map[string]any // the forget field of successful backups' events
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			Event  string         `json:"event"`
+			Kind   string         `json:"kind"`
+			Forget map[string]any `json:"forget"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &ev) == nil && ev.Kind == "backup" && ev.Event == "job.succeeded" {
+			hookMu.Lock()
+			forgets = append(forgets, ev.Forget)
+			hookMu.Unlock()
+		}
+	}))
+	defer hook.Close()
 	src := filepath.Join(dir, "src")
 	if err := makeTree(src, 11, cliSizes[:3]); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "lifeboat.yaml")
 	writeFile(t, filepath.Join(dir, "pass"), "daemon forget test\n")
-	writeFile(t, cfg, `version: 1
+	writeFile(t, cfg, fmt.Sprintf(`version: 1
 repository:
   passphrase_file: pass
   cache_dir: cache
@@ -42,7 +63,8 @@ sources:
 daemon:
   listen: 127.0.0.1:0
   log_format: json
-`)
+  webhook: {url: %q, on_success: true, retries: 1}
+`, hook.URL))
 	env := []string{"LIFEBOAT_CONFIG=" + cfg, "LIFEBOAT_PASSPHRASE_FILE=", "LIFEBOAT_IDENTITY=", "LIFEBOAT_CACHE_DIR=",
 		"HOME=" + dir, "LIFEBOAT_STATE_DIR=" + filepath.Join(dir, "state")}
 	if code, _, stderr := lifeboat(t, env, "init", "--scrypt-log-n", "10", "--pack-size", "1MiB", "--chunk-avg", "64KiB"); code != 0 {
@@ -156,5 +178,22 @@ daemon:
 	}
 	if code, out, stderr := lifeboat(t, env, "check"); code != 0 {
 		t.Fatalf("check after the daemon: exit %d\n%s%s", code, out, stderr)
+	}
+	// Successful backups' events carry their forget: the first two remove
+	// nothing, the later ones one snapshot each, keeping 2.
+	hookMu.Lock()
+	defer hookMu.Unlock()
+	withRemoval := 0
+	for _, f := range forgets {
+		if f == nil || f["source"] != "src" || f["ok"] != true {
+			t.Errorf("backup event without a successful forget: %v", f)
+			continue
+		}
+		if f["removed"] == 1.0 && f["kept"] == 2.0 {
+			withRemoval++
+		}
+	}
+	if len(forgets) < 2 || withRemoval < 1 {
+		t.Errorf("backup events' forgets: %v", forgets)
 	}
 }

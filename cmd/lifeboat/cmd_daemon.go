@@ -190,8 +190,9 @@ func (a *app) runDaemon(ctx context.Context, listenFlag, stateFlag string) error
 		OnRunEnd: func(ri scheduler.RunInfo) {
 			kind := d.kinds[ri.Job]
 			d.metrics.runEnded(kind, ri)
+			f := d.forgets.take(ri.Job)
 			if d.notify != nil {
-				d.notify.runEnded(kind, ri)
+				d.notify.runEndedForget(kind, ri, f)
 			}
 		},
 		OnSkip: func(job string, _ time.Time) {

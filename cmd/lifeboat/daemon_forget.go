@@ -27,19 +27,35 @@ type forgetStatus struct {
 	Error   string    `json:"error,omitempty"`
 }
 
-// forgetLog holds the last forgetStatus of each source.
+// forgetLog holds the last forgetStatus of each source, and the forget of
+// each job's current run until the run ends (for its webhook event).
 type forgetLog struct {
-	mu   sync.Mutex
-	last map[string]forgetStatus
+	mu    sync.Mutex
+	last  map[string]forgetStatus
+	byJob map[string]forgetStatus
 }
 
-func (l *forgetLog) record(s forgetStatus) {
+func (l *forgetLog) record(job string, s forgetStatus) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.last == nil {
-		l.last = map[string]forgetStatus{}
+		l.last, l.byJob = map[string]forgetStatus{}, map[string]forgetStatus{}
 	}
 	l.last[s.Source] = s
+	l.byJob[job] = s
+}
+
+// take returns and forgets the forget recorded by job's run (nil when it
+// ran none). A job's runs never overlap, so the run that ends owns it.
+func (l *forgetLog) take(job string) *forgetStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.byJob[job]
+	if !ok {
+		return nil
+	}
+	delete(l.byJob, job)
+	return &s
 }
 
 // list returns the last forgets, by source name.
@@ -88,7 +104,7 @@ func (d *daemon) forgetAfterBackup(ctx context.Context, st storage.Storage, r *r
 	if err != nil {
 		fs.Error = err.Error()
 	}
-	d.forgets.record(fs)
+	d.forgets.record(job, fs)
 	d.metrics.recordForget(fs)
 	if err != nil {
 		return fmt.Errorf("forget (keep: of source %s): %w", src.Name, err)
