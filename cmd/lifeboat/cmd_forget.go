@@ -143,7 +143,8 @@ The policy is given with --keep-last/-hourly/-daily/-weekly/-monthly/-yearly N,
 months), or taken from a configured source's keep: with --source NAME, which
 also limits forget to that source's snapshots (its host and paths).
 Without IDs, rules or --source, forget applies the keep: of every
-configured source that has one, each to its own snapshots. Snapshots
+configured source that has one, each to its own snapshots. --keep-* rules
+given with --source replace its keep:. Snapshots
 are grouped by --group-by (host,paths by default) and the policy applies to
 each group; the newest complete snapshot of a group is always kept. Days,
 weeks, months and years are those of repository.retention_zone (UTC by
