@@ -6,10 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // retention_zone names load on machines without a zone database
 
 	"github.com/goccy/go-yaml"
+
+	"lifeboat/engine/retention"
 )
 
 // DefaultFile is the configuration file used when neither --config nor
@@ -111,6 +115,23 @@ type Repository struct {
 	// refused. See
 	// Config.AppendOnly.
 	AppendOnly bool `yaml:"append_only,omitempty"`
+	// RetentionZone is the IANA time zone of the retention policies'
+	// calendar (days, weeks, months); "" means UTC.
+	RetentionZone string `yaml:"retention_zone,omitempty"`
+}
+
+// Zone returns the retention zone loaded: time.UTC for "", and time.UTC
+// too for a zone that does not load (validation reports that as an error,
+// so a validated Config never has one).
+func (r *Repository) Zone() *time.Location {
+	if r.RetentionZone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(r.RetentionZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // Region is one storage location of the repository. Exactly the fields of
@@ -291,6 +312,81 @@ type Source struct {
 	// Schedule is a cron spec ("" = not scheduled); the scheduler
 	// validates its syntax.
 	Schedule string `yaml:"schedule,omitempty"`
+	// Keep is the source's retention policy (nil = none): the daemon
+	// forgets the snapshots it does not keep after each backup, and
+	// lifeboat forget --source applies it.
+	Keep *Keep `yaml:"keep,omitempty"`
+}
+
+// Keep is a retention policy in the vocabulary of lifeboat forget's
+// --keep-* flags (engine/retention defines what each rule keeps). Counts
+// are at least 1; durations are retention durations ("30d", "1y6m");
+// each Tags entry is a comma-separated tag list. At least one rule must be
+// set: an empty policy would remove everything.
+type Keep struct {
+	Last    int `yaml:"last,omitempty"`
+	Hourly  int `yaml:"hourly,omitempty"`
+	Daily   int `yaml:"daily,omitempty"`
+	Weekly  int `yaml:"weekly,omitempty"`
+	Monthly int `yaml:"monthly,omitempty"`
+	Yearly  int `yaml:"yearly,omitempty"`
+
+	Within        string `yaml:"within,omitempty"`
+	WithinHourly  string `yaml:"within_hourly,omitempty"`
+	WithinDaily   string `yaml:"within_daily,omitempty"`
+	WithinWeekly  string `yaml:"within_weekly,omitempty"`
+	WithinMonthly string `yaml:"within_monthly,omitempty"`
+	WithinYearly  string `yaml:"within_yearly,omitempty"`
+
+	Tags []string `yaml:"tags,omitempty"`
+}
+
+// keepField is one rule of a Keep: its YAML key, the retention rule kind
+// and its value as a rule parameter ("" when unset).
+type keepField struct {
+	key  string
+	kind string
+	arg  string
+}
+
+func (k *Keep) fields() []keepField {
+	n := func(v int) string {
+		if v == 0 {
+			return ""
+		}
+		return strconv.Itoa(v)
+	}
+	f := []keepField{
+		{"last", "last", n(k.Last)}, {"hourly", "hourly", n(k.Hourly)}, {"daily", "daily", n(k.Daily)},
+		{"weekly", "weekly", n(k.Weekly)}, {"monthly", "monthly", n(k.Monthly)}, {"yearly", "yearly", n(k.Yearly)},
+		{"within", "within", k.Within}, {"within_hourly", "within-hourly", k.WithinHourly},
+		{"within_daily", "within-daily", k.WithinDaily}, {"within_weekly", "within-weekly", k.WithinWeekly},
+		{"within_monthly", "within-monthly", k.WithinMonthly}, {"within_yearly", "within-yearly", k.WithinYearly},
+	}
+	for i, t := range k.Tags {
+		f = append(f, keepField{fmt.Sprintf("tags[%d]", i), "tag", t})
+	}
+	return f
+}
+
+// Rules returns the policy's rules. It fails only for a Keep that did not
+// come out of a validated Config.
+func (k *Keep) Rules() ([]retention.Rule, error) {
+	var rules []retention.Rule
+	for _, f := range k.fields() {
+		if f.arg == "" {
+			continue
+		}
+		r, err := retention.ParseRule(f.kind + " " + f.arg)
+		if err != nil {
+			return nil, fmt.Errorf("keep.%s: %w", f.key, err)
+		}
+		rules = append(rules, r)
+	}
+	if len(rules) == 0 {
+		return nil, retention.ErrEmptyPolicy
+	}
+	return rules, nil
 }
 
 // Drill is a scheduled restore test.

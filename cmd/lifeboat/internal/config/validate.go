@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"lifeboat/engine/retention"
 )
 
 // validator checks a decoded Config, fills in defaults and resolves paths,
@@ -404,6 +407,17 @@ func (v *validator) repository() {
 	if v.idx.has("repository.pack_size") && (r.PackSize < MinPackSize || r.PackSize > MaxPackSize) {
 		v.errorf("repository.pack_size", "%s is out of range %s..%s", r.PackSize, MinPackSize, MaxPackSize)
 	}
+	switch z := r.RetentionZone; {
+	case z == "" && v.idx.present("repository.retention_zone"):
+		v.errorf("repository.retention_zone", "must not be empty (leave it out for UTC)")
+	case z == "":
+	case z == "Local" || strings.HasPrefix(z, "/") || strings.Contains(z, ".."):
+		v.errorf("repository.retention_zone", "%q is not an IANA time zone name (such as Europe/Berlin)", z)
+	default:
+		if _, err := time.LoadLocation(z); err != nil {
+			v.errorf("repository.retention_zone", "unknown time zone %q (want an IANA name such as Europe/Berlin)", z)
+		}
+	}
 }
 
 func (v *validator) sources() {
@@ -442,6 +456,39 @@ func (v *validator) sources() {
 			v.errorf(f+".host", "invalid host name %q", s.Host)
 		}
 		v.schedule(f+".schedule", s.Schedule)
+		v.keep(f+".keep", s.Keep)
+		if s.Keep != nil && v.cfg.AppendOnly() {
+			v.errorf(f+".keep", "not on an append-only host (append_only): forget is the job of a host whose credentials may delete")
+		}
+	}
+}
+
+// keep checks a source's retention policy: every rule valid, at least one.
+func (v *validator) keep(f string, k *Keep) {
+	if !v.idx.has(f) {
+		if v.idx.present(f) {
+			v.errorf(f, "must not be empty: an empty policy would remove everything (set last, daily, within, ...)")
+		}
+		return
+	}
+	rules, errs := 0, len(v.errs)
+	for _, kf := range k.fields() {
+		if kf.arg == "" {
+			if strings.HasPrefix(kf.key, "tags[") {
+				v.errorf(f+"."+kf.key, "must not be empty")
+			} else if v.idx.present(f + "." + kf.key) {
+				v.errorf(f+"."+kf.key, "must not be zero or empty (leave it out instead)")
+			}
+			continue
+		}
+		if _, err := retention.ParseRule(kf.kind + " " + kf.arg); err != nil {
+			v.errorf(f+"."+kf.key, "%v", err)
+			continue
+		}
+		rules++
+	}
+	if rules == 0 && len(v.errs) == errs {
+		v.errorf(f, "no rule set: an empty policy would remove everything (set last, daily, within, ...)")
 	}
 }
 
