@@ -80,7 +80,9 @@ func (r *Repository) FindOrphans(ctx context.Context) ([]PackInfo, error) {
 	}
 	r.idx.mu.RUnlock()
 	slices.SortFunc(orphans, func(a, b PackInfo) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	return orphans, nil
+	// A pack prune swept is tombstoned before its index entries go and
+	// may outlive them where its deletion is pending: never adopt it.
+	return r.dropBuriedPacks(ctx, orphans)
 }
 
 // VerifyPack downloads a whole pack (from any region holding a good copy)

@@ -1,0 +1,286 @@
+package prune
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"lifeboat/crypto"
+	"lifeboat/engine/backup"
+	"lifeboat/engine/enginetest"
+	"lifeboat/engine/format"
+	"lifeboat/engine/repo"
+	"lifeboat/engine/restore"
+	"lifeboat/engine/treecmp"
+	"lifeboat/storage"
+	"lifeboat/storage/fault"
+	"lifeboat/storage/mem"
+	"lifeboat/storage/regions"
+)
+
+var regionNames = []string{"a", "b", "c"}
+
+// fixture is a repository over three in-memory regions, each behind a
+// fault wrapper, with a fake storage clock.
+type fixture struct {
+	t      *testing.T
+	set    *regions.Set
+	faults map[string]*fault.Storage
+	mems   map[string]storage.Storage
+	id     *crypto.Identity
+	r      *repo.Repository
+	clock  time.Time
+	// sources maps a snapshot to the directory it was taken of.
+	sources map[format.ID]string
+	seed    uint64
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixtureOn(t, nil, nil)
+	f.r, f.id = enginetest.NewRepo(t, f.set)
+	return f
+}
+
+// newFixtureOn builds the region set over mems (new ones when nil), every
+// region behind a crash wrapper (sharing one budget) and a fault wrapper.
+func newFixtureOn(t *testing.T, mems map[string]storage.Storage, crash *crashBudget) *fixture {
+	t.Helper()
+	f := &fixture{t: t, faults: map[string]*fault.Storage{}, mems: map[string]storage.Storage{},
+		clock: time.Now().Add(48 * time.Hour).UTC(), sources: map[format.ID]string{}}
+	var rs []regions.Region
+	for i, name := range regionNames {
+		m := mems[name]
+		if m == nil {
+			m = mem.New()
+		}
+		var inner storage.Storage = m
+		if crash != nil {
+			inner = &crashing{Storage: m, b: crash}
+		}
+		fs := fault.New(inner)
+		f.mems[name], f.faults[name] = m, fs
+		rs = append(rs, regions.Region{Name: name, Storage: fs, Priority: i})
+	}
+	set, err := regions.New(rs, regions.Options{WriteQuorum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.set = set
+	return f
+}
+
+// crashBudget lets a number of mutations through, then fails every
+// mutation: the process "died" after its left-th write or delete.
+type crashBudget struct {
+	mu   sync.Mutex
+	left int // < 0: unlimited
+	hit  bool
+}
+
+func (b *crashBudget) take() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.left < 0 {
+		return true
+	}
+	if b.left == 0 {
+		b.hit = true
+		return false
+	}
+	b.left--
+	return true
+}
+
+var errCrashed = errors.New("crashed")
+
+// crashing is a storage whose mutations draw from a crash budget.
+type crashing struct {
+	storage.Storage
+	b *crashBudget
+}
+
+func (c *crashing) Put(ctx context.Context, name string, r io.ReadSeeker, size int64, opt storage.PutOptions) error {
+	if !c.b.take() {
+		return errCrashed
+	}
+	return c.Storage.Put(ctx, name, r, size, opt)
+}
+
+func (c *crashing) Delete(ctx context.Context, name string) error {
+	if !c.b.take() {
+		return errCrashed
+	}
+	return c.Storage.Delete(ctx, name)
+}
+
+// cloneMems copies every object of mems into new in-memory storages.
+func cloneMems(t *testing.T, mems map[string]storage.Storage) map[string]storage.Storage {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]storage.Storage{}
+	for name, m := range mems {
+		c := mem.New()
+		err := m.List(ctx, "", func(fi storage.Info) error {
+			data, err := storage.ReadAll(ctx, m, fi.Name)
+			if err != nil {
+				return err
+			}
+			return storage.PutBytes(ctx, c, fi.Name, data, storage.PutOptions{})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = c
+	}
+	return out
+}
+
+// reopen opens the repository again, as a new process.
+func (f *fixture) reopen() *repo.Repository {
+	f.t.Helper()
+	return enginetest.Reopen(f.t, f.set, f.id)
+}
+
+func (f *fixture) opts() Options {
+	return Options{
+		Grace: time.Hour, Host: "test",
+		Now:         func() time.Time { return f.clock },
+		StorageTime: func(context.Context) (time.Time, error) { return f.clock, nil },
+		Rand:        rand.NewChaCha8([32]byte{byte(f.seed), 9}),
+	}
+}
+
+// run runs prune with a fresh repository handle.
+func (f *fixture) run(o Options) (*Result, error) {
+	f.t.Helper()
+	return Run(context.Background(), f.reopen(), o)
+}
+
+// backup takes a snapshot of a new tree (seed) and remembers its source.
+func (f *fixture) backup(seed uint64) (format.ID, error) {
+	f.t.Helper()
+	src := filepath.Join(f.t.TempDir(), "src")
+	enginetest.MakeTree(f.t, src, seed)
+	res, err := backup.Run(context.Background(), f.reopen(), backup.Options{Paths: []string{src}, Host: "h"})
+	if err != nil {
+		return format.ID{}, err
+	}
+	f.sources[res.ID] = src
+	return res.ID, nil
+}
+
+// mustBackupPaths backs up the trees of seeds in one snapshot.
+func (f *fixture) mustBackupPaths(seeds ...uint64) format.ID {
+	f.t.Helper()
+	base := f.t.TempDir()
+	var paths []string
+	for _, s := range seeds {
+		src := filepath.Join(base, fmt.Sprintf("t%d", s))
+		enginetest.MakeTree(f.t, src, s)
+		paths = append(paths, src)
+	}
+	res, err := backup.Run(context.Background(), f.reopen(), backup.Options{Paths: paths, Host: "h"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.sources[res.ID] = base
+	return res.ID
+}
+
+func (f *fixture) mustBackup(seed uint64) format.ID {
+	f.t.Helper()
+	id, err := f.backup(seed)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+func (f *fixture) forget(ids ...format.ID) {
+	f.t.Helper()
+	if _, err := f.reopen().Forget(context.Background(), ids); err != nil {
+		f.t.Fatal(err)
+	}
+	for _, id := range ids {
+		delete(f.sources, id)
+	}
+}
+
+// names lists the objects under prefix in region, sorted.
+func (f *fixture) names(region, prefix string) []string {
+	f.t.Helper()
+	var out []string
+	err := f.mems[region].List(context.Background(), prefix, func(fi storage.Info) error {
+		out = append(out, fi.Name)
+		return nil
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// check verifies the invariant: every remembered snapshot restores exactly
+// from every region that holds it, read from that region alone; and no
+// tombstoned object has come back in a region where it was deleted.
+func (f *fixture) check(what string) {
+	f.t.Helper()
+	ctx := context.Background()
+	for _, rn := range regionNames {
+		st := f.mems[rn]
+		r, err := repo.Open(ctx, st, f.id, repo.Options{})
+		if err != nil {
+			f.t.Fatalf("%s: region %s: open: %v", what, rn, err)
+		}
+		if err := r.LoadIndex(ctx); err != nil {
+			f.t.Fatalf("%s: region %s: load index: %v", what, rn, err)
+		}
+		for sid, src := range f.sources {
+			if _, err := st.Stat(ctx, format.SnapshotName(sid)); err != nil {
+				continue // not in this region
+			}
+			snap, err := r.LoadSnapshot(ctx, sid)
+			if err != nil {
+				f.t.Fatalf("%s: region %s: snapshot %s: %v", what, rn, sid.Short(), err)
+			}
+			target := f.t.TempDir()
+			var errs []string
+			res, err := restore.Run(ctx, r, snap, restore.Options{Target: target,
+				OnError: func(p string, err error) { errs = append(errs, p+": "+err.Error()) }})
+			if err != nil || len(errs) > 0 || res.Errors > 0 {
+				f.t.Fatalf("%s: region %s: restore %s: %v %v", what, rn, sid.Short(), err, errs)
+			}
+			diffs, err := treecmp.Compare(src, filepath.Join(target, src), treecmp.Options{})
+			if err != nil || len(diffs) > 0 {
+				f.t.Fatalf("%s: region %s: restore %s differs: %v %v", what, rn, sid.Short(), diffs, err)
+			}
+		}
+	}
+}
+
+// swept reports the objects (index and packs) that some region holds
+// although a gc tombstone buries them.
+func (f *fixture) buriedPresent(region string) []string {
+	f.t.Helper()
+	var out []string
+	for _, tn := range f.names(region, format.TombstonePrefix) {
+		obj, ok := format.TombstonedObject(tn)
+		if !ok || !(strings.HasPrefix(obj, format.DataPrefix) || strings.HasPrefix(obj, format.IndexPrefix)) {
+			continue
+		}
+		if _, err := f.mems[region].Stat(context.Background(), obj); err == nil {
+			out = append(out, obj)
+		}
+	}
+	return out
+}
