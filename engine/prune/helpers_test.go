@@ -230,6 +230,42 @@ func (f *fixture) names(region, prefix string) []string {
 	return out
 }
 
+// checkBlobs is the cheap form of check: in every region alone, no index
+// object names a missing pack, and every blob of every remembered
+// snapshot the region holds is indexed in a pack the region holds.
+func (f *fixture) checkBlobs(what string) {
+	f.t.Helper()
+	ctx := context.Background()
+	for _, rn := range regionNames {
+		st := f.mems[rn]
+		r, err := repo.Open(ctx, st, f.id, repo.Options{})
+		if err != nil {
+			f.t.Fatalf("%s: region %s: open: %v", what, rn, err)
+		}
+		if err := r.LoadIndex(ctx); err != nil {
+			f.t.Fatalf("%s: region %s: load index: %v", what, rn, err)
+		}
+		packs := map[string]bool{}
+		for _, n := range f.names(rn, format.DataPrefix) {
+			packs[n] = true
+		}
+		for _, p := range r.Index().Packs() {
+			if !packs[format.PackName(p.ID)] {
+				f.t.Fatalf("%s: region %s: the index names missing pack %s", what, rn, p.ID.Short())
+			}
+		}
+		var held []format.ID
+		for sid := range f.sources {
+			if _, err := st.Stat(ctx, format.SnapshotName(sid)); err == nil {
+				held = append(held, sid)
+			}
+		}
+		if _, err := usedBlobs(ctx, r, held); err != nil {
+			f.t.Fatalf("%s: region %s: %v", what, rn, err)
+		}
+	}
+}
+
 // check verifies the invariant: every remembered snapshot restores exactly
 // from every region that holds it, read from that region alone; and no
 // tombstoned object has come back in a region where it was deleted.
@@ -244,6 +280,16 @@ func (f *fixture) check(what string) {
 		}
 		if err := r.LoadIndex(ctx); err != nil {
 			f.t.Fatalf("%s: region %s: load index: %v", what, rn, err)
+		}
+		// No index object names a pack the region lacks.
+		packs := map[string]bool{}
+		for _, n := range f.names(rn, format.DataPrefix) {
+			packs[n] = true
+		}
+		for _, p := range r.Index().Packs() {
+			if !packs[format.PackName(p.ID)] {
+				f.t.Fatalf("%s: region %s: the index names missing pack %s", what, rn, p.ID.Short())
+			}
 		}
 		for sid, src := range f.sources {
 			if _, err := st.Stat(ctx, format.SnapshotName(sid)); err != nil {

@@ -3,6 +3,7 @@ package prune
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -398,5 +399,57 @@ func TestRecordGenerationRaced(t *testing.T) {
 	}
 	if err := writeRecord(context.Background(), f.r, g); !errors.Is(err, ErrRaced) {
 		t.Fatalf("second write: %v, want ErrRaced", err)
+	}
+}
+
+// TestCrashAtEveryStep kills prune (every storage mutation fails from the
+// n-th on, in every region) at each point of a mark and of a sweep in
+// turn; each time the repository must restore completely, and a second
+// run must finish the job.
+func TestCrashAtEveryStep(t *testing.T) {
+	base := newFixture(t)
+	s1 := base.mustBackupPaths(1, 2)
+	base.mustBackupPaths(2)
+	base.forget(s1)
+	for _, phase := range []string{"mark", "sweep"} {
+		for n := 0; n < 400; n++ {
+			b := &crashBudget{left: -1}
+			f := newFixtureOn(t, cloneMems(t, base.mems), b)
+			f.id, f.sources, f.clock = base.id, base.sources, base.clock
+			o := f.opts()
+			o.MaxUnused = 0.01
+			if phase == "sweep" {
+				if res, err := f.run(o); err != nil || res.Action != ActionMark {
+					t.Fatalf("mark: %v", err)
+				}
+				f.clock = f.clock.Add(2 * time.Hour)
+			}
+			b.left = n
+			_, err := f.run(o)
+			crashed := b.hit
+			b.left = -1
+			if !crashed {
+				if err != nil {
+					t.Fatalf("%s, no crash: %v", phase, err)
+				}
+				if n == 0 {
+					t.Fatalf("%s wrote nothing", phase)
+				}
+				t.Logf("%s: crashed at each of %d mutations", phase, n)
+				break
+			}
+			f.checkBlobs(fmt.Sprintf("%s crashed after %d mutations", phase, n))
+			f.sweepAll(o)
+			if n%16 == 0 {
+				f.check(fmt.Sprintf("%s crashed after %d mutations, then finished", phase, n))
+			} else {
+				f.checkBlobs(fmt.Sprintf("%s crashed after %d mutations, then finished", phase, n))
+			}
+			for _, rn := range regionNames {
+				if left := f.buriedPresent(rn); len(left) > 0 {
+					t.Fatalf("%s crashed after %d: region %s keeps %v", phase, n, rn, left)
+				}
+			}
+		}
 	}
 }
