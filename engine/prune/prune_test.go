@@ -453,3 +453,27 @@ func TestCrashAtEveryStep(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupDuringPendingSweep: while a region that was down still holds
+// the superseded index objects, a new backup of the forgotten data must
+// not reuse the condemned packs (gone from the other regions): readers
+// never load a tombstoned index object.
+func TestBackupDuringPendingSweep(t *testing.T) {
+	f := newFixture(t)
+	s1 := f.mustBackup(1)
+	f.mustBackup(2)
+	f.forget(s1)
+	if _, err := f.run(f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	f.clock = f.clock.Add(2 * time.Hour)
+	down := f.faults["c"].FailOn(fault.OpDelete, fault.Any, storage.MarkTransient(fault.ErrInjected), -1)
+	if res, err := f.run(f.opts()); err != nil || !slices.Equal(res.Pending, []string{"c"}) {
+		t.Fatalf("sweep: %v %+v", err, res)
+	}
+	f.mustBackup(1) // the forgotten tree again
+	f.checkBlobs("backup during a pending sweep")
+	down.Remove()
+	f.sweepAll(f.opts())
+	f.check("after the pending sweep")
+}
