@@ -33,6 +33,7 @@ var regionNames = []string{"a", "b", "c"}
 type fixture struct {
 	t      *testing.T
 	set    *regions.Set
+	regs   []regions.Region
 	faults map[string]*fault.Storage
 	mems   map[string]storage.Storage
 	id     *crypto.Identity
@@ -46,8 +47,13 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := newFixtureOn(t, nil, nil)
-	f.r, f.id = enginetest.NewRepo(t, f.set)
+	f.r, f.id = newRepo(t, f)
 	return f
+}
+
+func newRepo(t *testing.T, f *fixture) (*repo.Repository, *crypto.Identity) {
+	t.Helper()
+	return enginetest.NewRepo(t, f.set)
 }
 
 // newFixtureOn builds the region set over mems (new ones when nil), every
@@ -70,12 +76,18 @@ func newFixtureOn(t *testing.T, mems map[string]storage.Storage, crash *crashBud
 		f.mems[name], f.faults[name] = m, fs
 		rs = append(rs, regions.Region{Name: name, Storage: fs, Priority: i})
 	}
-	set, err := regions.New(rs, regions.Options{WriteQuorum: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.set = set
+	f.regs = rs
+	f.set = f.newSet()
 	return f
+}
+
+func (f *fixture) newSet() *regions.Set {
+	f.t.Helper()
+	set, err := regions.New(f.regs, regions.Options{WriteQuorum: 1})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return set
 }
 
 // crashBudget lets a number of mutations through, then fails every
@@ -147,6 +159,8 @@ func cloneMems(t *testing.T, mems map[string]storage.Storage) map[string]storage
 // reopen opens the repository again, as a new process.
 func (f *fixture) reopen() *repo.Repository {
 	f.t.Helper()
+	// A new process has a new region set (no memory of missed writes).
+	f.set = f.newSet()
 	return enginetest.Reopen(f.t, f.set, f.id)
 }
 
@@ -251,7 +265,7 @@ func (f *fixture) checkBlobs(what string) {
 		}
 		for _, p := range r.Index().Packs() {
 			if !packs[format.PackName(p.ID)] {
-				f.t.Fatalf("%s: region %s: the index names missing pack %s", what, rn, p.ID.Short())
+				f.t.Fatalf("%s: region %s: the index names missing pack %s (%s)", what, rn, p.ID.Short(), f.explain(r, rn, p.ID))
 			}
 		}
 		var held []format.ID
@@ -329,4 +343,39 @@ func (f *fixture) buriedPresent(region string) []string {
 		}
 	}
 	return out
+}
+
+// explain describes why an index names a missing pack (test diagnostics).
+func (f *fixture) explain(r *repo.Repository, rn string, pack format.ID) string {
+	ctx := context.Background()
+	var b strings.Builder
+	for _, ix := range f.names(rn, format.IndexPrefix) {
+		id, _ := format.ParseName(format.IndexPrefix, ix)
+		packs, err := r.ReadIndexObject(ctx, id)
+		if err != nil {
+			continue
+		}
+		for _, ip := range packs {
+			if ip.ID == pack {
+				fmt.Fprintf(&b, "named by %s (%d packs); ", id.Short(), len(packs))
+				for _, g := range f.names("a", format.GCPrefix) {
+					if rec, err := r.ReadGCRecord(ctx, g); err == nil {
+						fmt.Fprintf(&b, "%s new %v sup %v; ", g, slices.Contains(rec.NewIndex, id), slices.Contains(rec.Superseded, id))
+					}
+				}
+			}
+		}
+	}
+	for _, reg := range regionNames {
+		_, err := f.mems[reg].Stat(ctx, format.PackName(pack))
+		_, terr := f.mems[reg].Stat(ctx, format.TombstoneName(format.PackName(pack)))
+		fmt.Fprintf(&b, "%s: pack %v tomb %v; ", reg, err == nil, terr == nil)
+	}
+	for _, g := range f.names("a", format.GCPrefix) {
+		rec, err := r.ReadGCRecord(ctx, g)
+		if err == nil {
+			fmt.Fprintf(&b, "%s %s cond=%v resc=%v new=%d sup=%d; ", g, rec.State, slices.Contains(rec.Condemned, pack), slices.Contains(rec.Rescued, pack), len(rec.NewIndex), len(rec.Superseded))
+		}
+	}
+	return b.String()
 }

@@ -113,6 +113,9 @@ type state struct {
 	used      map[format.ID]struct{}
 	condemned map[format.ID]bool
 	repack    []format.ID
+	// superseded are the index objects replaced; objs all those read.
+	superseded map[format.ID]bool
+	objs       []repo.IndexObject
 }
 
 // plan computes what a mark condemns and repacks.
@@ -189,6 +192,17 @@ func plan(ctx context.Context, r *repo.Repository, opts *Options, res *Result) (
 	for _, list := range [][]PackStat{st.plan.Condemned, st.plan.Repack} {
 		for _, ps := range list {
 			st.condemned[ps.ID] = true
+		}
+	}
+	st.supersede(objs, packWhere, len(l))
+	st.plan.Condemned = slices.DeleteFunc(st.plan.Condemned, func(ps PackStat) bool { return !st.condemned[ps.ID] })
+	st.plan.Repack = slices.DeleteFunc(st.plan.Repack, func(ps PackStat) bool { return !st.condemned[ps.ID] })
+	st.plan.RepackBytes = 0
+	for _, ps := range st.plan.Repack {
+		st.plan.RepackBytes += ps.Used
+	}
+	for _, list := range [][]PackStat{st.plan.Condemned, st.plan.Repack} {
+		for _, ps := range list {
 			for _, rn := range ps.Regions {
 				if fi, ok := l[rn].objs[format.PackName(ps.ID)]; ok {
 					st.plan.Reclaimable[rn] += fi.Size
@@ -200,6 +214,55 @@ func plan(ctx context.Context, r *repo.Repository, opts *Options, res *Result) (
 		st.repack = append(st.repack, ps.ID)
 	}
 	return st, nil
+}
+
+// supersede chooses the index objects the new index replaces: those whose
+// every pack not condemned is stored in every region (a consolidated
+// index written to all regions must not name a pack a region lacks;
+// such a pack keeps the index object it has until sync completes the
+// region). A condemned pack that an index object left alone names is
+// kept (it stays indexed), which may leave further objects alone: repeat
+// until nothing changes (at most once per condemned pack).
+func (st *state) supersede(objs []repo.IndexObject, where map[format.ID][]string, regions int) {
+	complete := func(id format.ID) bool { return len(where[id]) == regions }
+	for {
+		var keep []repo.IndexObject
+		var super []format.ID
+		for _, o := range objs {
+			ok := true
+			for _, ip := range o.Packs {
+				if !st.condemned[ip.ID] && !complete(ip.ID) {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				super = append(super, o.ID)
+			} else {
+				keep = append(keep, o)
+			}
+		}
+		changed := false
+		for _, o := range keep {
+			for _, ip := range o.Packs {
+				if st.condemned[ip.ID] {
+					delete(st.condemned, ip.ID)
+					st.plan.Kept++
+					changed = true
+				}
+			}
+		}
+		if !changed {
+			sortIDs(super)
+			st.plan.Superseded = super
+			st.superseded = map[format.ID]bool{}
+			for _, id := range super {
+				st.superseded[id] = true
+			}
+			st.objs = objs
+			return
+		}
+	}
 }
 
 // mark plans and, unless a dry run, repacks, writes the consolidated index
@@ -239,6 +302,16 @@ func mark(ctx context.Context, r *repo.Repository, opts Options, res *Result, re
 	}
 	// 2. Consolidated index objects: every pack of the index objects read
 	// except the condemned ones.
+	// Only packs the superseded objects name go in: the others keep
+	// their own index objects.
+	inSuper := map[format.ID]bool{}
+	for _, o := range st.objs {
+		if st.superseded[o.ID] {
+			for _, ip := range o.Packs {
+				inSuper[ip.ID] = true
+			}
+		}
+	}
 	var keep []format.IndexPack
 	ids := make([]format.ID, 0, len(st.packs))
 	for id := range st.packs {
@@ -246,7 +319,7 @@ func mark(ctx context.Context, r *repo.Repository, opts Options, res *Result, re
 	}
 	sortIDs(ids)
 	for _, id := range ids {
-		if !st.condemned[id] {
+		if !st.condemned[id] && inSuper[id] {
 			keep = append(keep, st.packs[id].ip)
 		}
 	}

@@ -32,9 +32,14 @@ func next(g *format.GCRecord, state string, pending []string) *format.GCRecord {
 	return &n
 }
 
-// rescue walks the snapshots that appeared since the mark and returns the
-// condemned packs they need (a blob whose every indexed copy is in a
-// condemned pack), with the index entries of those packs.
+// rescue returns the condemned packs the sweep must keep after all, and
+// the index entries to write for them:
+//   - packs a snapshot that appeared since the mark needs (a blob whose
+//     every indexed copy is in a condemned pack): their only entries are in
+//     superseded index objects, so they are indexed anew;
+//   - packs an index object the record does not supersede names (one left
+//     by a sweep that crashed after indexing rescued packs, or any other
+//     writer): they stay indexed, so they must stay stored.
 func rescue(ctx context.Context, r *repo.Repository, g *format.GCRecord, l map[string]*names) ([]format.ID, []format.IndexPack, error) {
 	snaps, err := liveSnapshots(ctx, r, l)
 	if err != nil {
@@ -42,12 +47,9 @@ func rescue(ctx context.Context, r *repo.Repository, g *format.GCRecord, l map[s
 	}
 	var fresh []format.ID
 	for _, s := range snaps {
-		if _, found := slices.BinarySearchFunc(g.Snapshots, s, compareID); !found && !slices.Contains(g.Snapshots, s) {
+		if !slices.Contains(g.Snapshots, s) {
 			fresh = append(fresh, s)
 		}
-	}
-	if len(fresh) == 0 {
-		return nil, nil, nil
 	}
 	if err := r.LoadIndex(ctx); err != nil {
 		return nil, nil, fmt.Errorf("load index: %w", err)
@@ -72,31 +74,46 @@ func rescue(ctx context.Context, r *repo.Repository, g *format.GCRecord, l map[s
 	for _, id := range g.Rescued {
 		delete(condemned, id)
 	}
+	rescued := map[format.ID]bool{}
+	for _, o := range objs {
+		if slices.Contains(g.Superseded, o.ID) {
+			continue
+		}
+		for _, ip := range o.Packs {
+			if condemned[ip.ID] {
+				rescued[ip.ID] = true
+			}
+		}
+	}
 	packs := indexUnion(objs)
-	safe := map[format.ID]bool{} // blobs with a copy in a pack not condemned
+	safe := map[format.ID]bool{} // blobs with a copy in a pack kept
 	for pid, p := range packs {
-		if condemned[pid] {
+		if condemned[pid] && !rescued[pid] {
 			continue
 		}
 		for _, b := range p.ip.Blobs {
 			safe[b.ID] = true
 		}
 	}
-	var ids []format.ID
 	var entries []format.IndexPack
 	for pid, p := range packs {
-		if !condemned[pid] {
+		if !condemned[pid] || rescued[pid] {
 			continue
 		}
 		for _, b := range p.ip.Blobs {
 			if _, ok := used[b.ID]; ok && !safe[b.ID] {
-				ids = append(ids, pid)
+				rescued[pid] = true
 				entries = append(entries, p.ip)
 				break
 			}
 		}
 	}
+	ids := make([]format.ID, 0, len(rescued))
+	for id := range rescued {
+		ids = append(ids, id)
+	}
 	sortIDs(ids)
+	slices.SortFunc(entries, func(a, b format.IndexPack) int { return compareID(a.ID, b.ID) })
 	return ids, entries, nil
 }
 
@@ -161,11 +178,12 @@ func sweep(ctx context.Context, r *repo.Repository, opts Options, res *Result, g
 	objects := sweepObjects(g)
 	// Tombstones first, to every region (idempotent: a continued sweep
 	// writes them again, which also repairs a region that missed them).
-	var names []string
-	for _, o := range objects.index {
-		names = append(names, o)
-	}
-	names = append(names, objects.packs...)
+	// The index objects' tombstones before the packs': a keyed sync
+	// deletes what tombstones bury, in any order, so a pack must never be
+	// buried while an index object naming it is not (readers would look
+	// blobs up in it). The packs, unindexed meanwhile, are not adopted as
+	// orphans: repo.FindOrphans skips the packs of an outstanding record.
+	names := slices.Concat(objects.index, objects.packs)
 	if err := r.PutTombstones(ctx, names, format.ReasonGC); err != nil {
 		return fmt.Errorf("prune sweep: tombstones (nothing deleted): %w", err)
 	}

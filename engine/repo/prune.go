@@ -272,3 +272,39 @@ func (r *Repository) dropBuriedPacks(ctx context.Context, packs []PackInfo) ([]P
 	}
 	return out, nil
 }
+
+// OutstandingCondemned returns the packs the newest GC record condemns
+// (not rescued) while it is marked or sweeping; nothing when there is no
+// record or the newest is swept. Prune runs one record at a time, so the
+// newest generation is the whole outstanding decision.
+func (r *Repository) OutstandingCondemned(ctx context.Context) (map[format.ID]bool, error) {
+	var newest string
+	var gen uint64
+	err := listAll(ctx, r.st, format.GCPrefix, func(fi storage.Info) error {
+		if g, err := format.ParseGCName(fi.Name); err == nil && (newest == "" || g > gen) {
+			newest, gen = fi.Name, g
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list gc records: %w", err)
+	}
+	out := map[format.ID]bool{}
+	if newest == "" {
+		return out, nil
+	}
+	g, err := r.ReadGCRecord(ctx, newest)
+	if err != nil {
+		return nil, err
+	}
+	if g.State == format.GCSwept {
+		return out, nil
+	}
+	for _, id := range g.Condemned {
+		out[id] = true
+	}
+	for _, id := range g.Rescued {
+		delete(out, id)
+	}
+	return out, nil
+}
