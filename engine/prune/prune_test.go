@@ -477,3 +477,39 @@ func TestBackupDuringPendingSweep(t *testing.T) {
 	f.sweepAll(f.opts())
 	f.check("after the pending sweep")
 }
+
+// TestSweepRescuesPacksANewSnapshotNeeds: a snapshot committed after the
+// mark that needs condemned data (a writer that ignored the record) keeps
+// those packs: the sweep rescues them, and everything restores.
+func TestSweepRescuesPacksANewSnapshotNeeds(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s1 := f.mustBackup(1)
+	f.mustBackup(2)
+	old, err := f.reopen().LoadSnapshot(ctx, s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := f.sources[s1]
+	f.forget(s1)
+	res, err := f.run(f.opts())
+	if err != nil || res.Action != ActionMark {
+		t.Fatalf("mark: %v %+v", err, res)
+	}
+	again := *old
+	again.Time = again.Time.Add(time.Minute)
+	sid, err := f.reopen().SaveSnapshot(ctx, &again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sources[sid] = src
+	f.clock = f.clock.Add(2 * time.Hour)
+	res, err = f.run(f.opts())
+	if err != nil || res.Action != ActionSweep || len(res.Rescued) == 0 || len(res.Pending) != 0 {
+		t.Fatalf("sweep: %v %+v", err, res)
+	}
+	f.check("after a sweep that rescued")
+	// A later run has nothing outstanding and keeps the rescued data.
+	f.sweepAll(f.opts())
+	f.check("after the next runs")
+}

@@ -153,6 +153,13 @@ func sweep(ctx context.Context, r *repo.Repository, opts Options, res *Result, g
 		return nil
 	}
 	if first {
+		// List again, now that the storage time is known to be past the
+		// grace: every snapshot committed before is seen.
+		l, err := listRegions(ctx, regs)
+		if err != nil {
+			return fmt.Errorf("prune sweep (nothing deleted): %w", err)
+		}
+		res.listing = l
 		rescued, entries, err := rescue(ctx, r, g, res.listing)
 		if err != nil {
 			return fmt.Errorf("prune sweep: rescue (nothing deleted): %w", err)
