@@ -165,7 +165,7 @@ func plan(ctx context.Context, r *repo.Repository, opts *Options, res *Result) (
 		}
 		ps := PackStat{ID: pid, Size: p.ip.Size, Used: p.used, Total: p.total, Regions: packWhere[pid]}
 		switch {
-		case packMod[pid].After(cutoff):
+		case packMod[pid].IsZero() || packMod[pid].After(cutoff): // no time reported: young
 			st.plan.Young++
 		case p.used == 0:
 			st.plan.Condemned = append(st.plan.Condemned, ps)

@@ -34,6 +34,9 @@ var (
 	// ErrMissingBlob reports a blob a live snapshot needs that no index
 	// names (or a tree that cannot be read): prune refuses to run.
 	ErrMissingBlob = errors.New("a live snapshot needs a missing blob")
+	// ErrIncomplete reports a pack to rescue that a region lacks: the
+	// sweep waits (nothing deleted) until sync completes the region.
+	ErrIncomplete = errors.New("a region lacks a pack to keep: run lifeboat sync, then prune again")
 	// ErrRaced reports a GC record generation another prune wrote first.
 	ErrRaced = errors.New("another prune wrote the next gc record")
 )

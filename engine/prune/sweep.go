@@ -45,9 +45,13 @@ func rescue(ctx context.Context, r *repo.Repository, g *format.GCRecord, l map[s
 	if err != nil {
 		return nil, nil, err
 	}
+	atMark := map[format.ID]bool{}
+	for _, s := range g.Snapshots {
+		atMark[s] = true
+	}
 	var fresh []format.ID
 	for _, s := range snaps {
-		if !slices.Contains(g.Snapshots, s) {
+		if !atMark[s] {
 			fresh = append(fresh, s)
 		}
 	}
@@ -102,6 +106,14 @@ func rescue(ctx context.Context, r *repo.Repository, g *format.GCRecord, l map[s
 		}
 		for _, b := range p.ip.Blobs {
 			if _, ok := used[b.ID]; ok && !safe[b.ID] {
+				// Its new index object goes to every region: every
+				// region must hold the pack.
+				name := format.PackName(pid)
+				for rn, n := range l {
+					if _, ok := n.objs[name]; !ok {
+						return nil, nil, fmt.Errorf("pack %s, which a snapshot made since the mark needs, is missing in region %q: %w", pid.Short(), rn, ErrIncomplete)
+					}
+				}
 				rescued[pid] = true
 				entries = append(entries, p.ip)
 				break
