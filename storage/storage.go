@@ -23,6 +23,9 @@ var (
 	ErrInvalidName = errors.New("invalid object name")
 	// ErrReadOnly reports a mutation attempted through a read-only storage.
 	ErrReadOnly = errors.New("storage is read-only")
+	// ErrAppendOnly reports a Delete refused, without reaching the backend,
+	// by an append-only storage (Capabilities.AppendOnly).
+	ErrAppendOnly = errors.New("storage is append-only: deletes are left to a trusted host")
 	// ErrPermission reports that the backend refused access (bad credentials,
 	// denied by policy, unwritable directory). Not retried.
 	ErrPermission = errors.New("permission denied")
@@ -45,7 +48,119 @@ var (
 	// ErrUnavailable reports a read that no region of a replicated storage
 	// could serve.
 	ErrUnavailable = errors.New("no region available")
+	// ErrRetained reports a deletion the backend refused because the
+	// object (version) is retained by object lock (a retention period or
+	// a legal hold). It is not ErrPermission: the deletion becomes
+	// possible once the retention ends (see RetainedError.Until), so
+	// callers skip the object and retry later.
+	ErrRetained = errors.New("object is retained by object lock")
 )
+
+// RetainedError is the error of a deletion refused because the object is
+// retained by object lock. errors.Is(err, ErrRetained) holds for it.
+type RetainedError struct {
+	// Name is the object.
+	Name string
+	// Mode is the retention mode of the retained version (LockCompliance
+	// or LockGovernance), "" when the server did not report it.
+	Mode string
+	// Until is when the retention ends. Zero when the server did not
+	// report it (a legal hold, or a noncurrent version whose lock headers
+	// the server omits): retry after one lock period.
+	Until time.Time
+}
+
+// Error describes the retention; callers add the object's name as context.
+func (e *RetainedError) Error() string {
+	if e.Until.IsZero() {
+		return ErrRetained.Error()
+	}
+	return fmt.Sprintf("%v until %s", ErrRetained, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes errors.Is(err, ErrRetained) hold.
+func (e *RetainedError) Unwrap() error { return ErrRetained }
+
+// Object lock modes (ObjectLock.Mode, Retention.Mode).
+const (
+	// LockCompliance: nobody can shorten the retention or delete the
+	// version before it ends.
+	LockCompliance = "compliance"
+	// LockGovernance: only holders of a bypass permission can.
+	LockGovernance = "governance"
+)
+
+// ObjectLock describes a storage that writes every lockable object (see
+// Lockable) with its own retention: mode Mode until the time of the write
+// plus Period.
+type ObjectLock struct {
+	Mode   string
+	Period time.Duration
+}
+
+// MutablePrefixes are the name prefixes of the bookkeeping objects a
+// storage with object lock never locks, because Lifeboat replaces or
+// deletes them as part of normal operation: repository locks (locks/),
+// sync and maintenance state (state/) and the S3 backend's open probe
+// (probe/). Every other object (config, keys/, data/, index/, snapshots/,
+// drills/, and any future immutable prefix such as tombstones/) is locked.
+// A new mutable prefix must be added here, or its objects become
+// undeletable for one lock period.
+var MutablePrefixes = []string{"locks/", "state/", "probe/"}
+
+// Lockable reports whether a storage with object lock locks name: every
+// name outside MutablePrefixes.
+func Lockable(name string) bool {
+	for _, p := range MutablePrefixes {
+		if strings.HasPrefix(name, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// Retention is the object lock state of an object's current version.
+type Retention struct {
+	// Mode is LockCompliance, LockGovernance, or "" (no retention).
+	Mode string
+	// Until is when the retention ends (zero: none).
+	Until time.Time
+	// LegalHold is true when a legal hold blocks deletion.
+	LegalHold bool
+}
+
+// Retainer is implemented by backends with object lock (reach it with
+// FindRetainer, through wrappers).
+type Retainer interface {
+	// Retention reads the lock state of name's current version.
+	Retention(ctx context.Context, name string) (Retention, error)
+	// ExtendRetention makes name's current version retained until at
+	// least until; a retention already reaching until is left alone
+	// (retention is never shortened). A missing object fails with
+	// ErrNotExist.
+	ExtendRetention(ctx context.Context, name string, until time.Time) error
+	// Purge deletes every version of name (Delete only hides it behind a
+	// delete marker in a versioned bucket), freeing its space. A version
+	// still retained fails with a *RetainedError; versions deleted before
+	// it stay deleted. A name with no version fails with ErrNotExist.
+	Purge(ctx context.Context, name string) error
+}
+
+// FindRetainer returns the Retainer behind s, unwrapping wrappers
+// (Unwrapper), or false when the backend has none.
+func FindRetainer(s Storage) (Retainer, bool) {
+	for range 16 { // wrappers nest a few deep; bound the walk
+		if r, ok := s.(Retainer); ok {
+			return r, true
+		}
+		u, ok := s.(Unwrapper)
+		if !ok {
+			return nil, false
+		}
+		s = u.Unwrap()
+	}
+	return nil, false
+}
 
 // MarkTransient wraps err so that errors.Is(err, ErrTransient) holds, keeping
 // err itself reachable through errors.Is/As. It returns nil for a nil err.
@@ -96,6 +211,12 @@ type Capabilities struct {
 	Concurrency int
 	// ReadOnly is true when every mutation fails with ErrReadOnly.
 	ReadOnly bool
+	// AppendOnly is true when the storage issues no deletes (its
+	// credentials may not delete): Delete fails with ErrAppendOnly without
+	// a request, and a failed conditional create leaves the copies it
+	// made. Writers then skip their housekeeping deletes, leaving them to
+	// a host that may delete.
+	AppendOnly bool
 	// Regions is the region set behind a storage that keeps a copy of
 	// every object in several independent regions, nil for any other
 	// storage. Callers that verify content fail over and repair through
@@ -104,6 +225,11 @@ type Capabilities struct {
 	// wrappers. Wrappers pass it through, adapted to their semantics (a
 	// read-only wrapper returns a read-only view).
 	Regions RegionSet
+	// ObjectLock, when not nil, says that the storage writes every
+	// Lockable object with its own object lock retention, and that the
+	// backend verified at open that the bucket has object lock and
+	// versioning enabled. Region sets report nil; ask each region.
+	ObjectLock *ObjectLock
 }
 
 // PutOptions modify a Put.

@@ -57,6 +57,8 @@ type daemon struct {
 	rand     func() uint64
 	// repoMu serialises this daemon's jobs that take the repository lock.
 	repoMu chan struct{}
+	// forgets holds the last forget after each source's backup.
+	forgets forgetLog
 }
 
 // daemonInfo is written to the state directory while the daemon runs, so
@@ -77,6 +79,8 @@ type daemonStatus struct {
 	Started time.Time   `json:"started"`
 	Config  string      `json:"config,omitempty"`
 	Jobs    []jobStatus `json:"jobs"`
+	// Forgets is the last forget after each source's backup (keep:).
+	Forgets []forgetStatus `json:"forgets,omitempty"`
 }
 
 // jobStatus is one job in daemonStatus.
@@ -186,8 +190,9 @@ func (a *app) runDaemon(ctx context.Context, listenFlag, stateFlag string) error
 		OnRunEnd: func(ri scheduler.RunInfo) {
 			kind := d.kinds[ri.Job]
 			d.metrics.runEnded(kind, ri)
+			f := d.forgets.take(ri.Job)
 			if d.notify != nil {
-				d.notify.runEnded(kind, ri)
+				d.notify.runEndedForget(kind, ri, f)
 			}
 		},
 		OnSkip: func(job string, _ time.Time) {
@@ -333,6 +338,7 @@ func (d *daemon) status() *daemonStatus {
 	for _, e := range d.sched.Entries() {
 		st.Jobs = append(st.Jobs, jobStatus{Status: e, Kind: d.kinds[e.Name]})
 	}
+	st.Forgets = d.forgets.list()
 	return st
 }
 

@@ -36,7 +36,9 @@ when neither is given, to a passphrase (LIFEBOAT_PASSPHRASE_FILE or a prompt).
 Every region must be reachable, and its server must honour conditional
 creates (If-None-Match), which tell two concurrent inits apart: a region whose
 server ignores them is refused (exit 2) unless its configuration accepts the
-risk with unsafe_no_conditional_create: true. An init that finds, or loses
+risk with unsafe_no_conditional_create: true. A region with object_lock must
+be a bucket with object lock and versioning enabled and no default retention
+(exit 2 otherwise). An init that finds, or loses
 the race to, an existing repository fails (exit 1) and leaves no key behind.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -47,6 +49,11 @@ the race to, an existing repository fails (exit 1) and leaves no key behind.`,
 			}
 			cfg, err := a.needConfig()
 			if err != nil {
+				return err
+			}
+			// An init that loses a race must undo its copies of a config
+			// and key (deletes); an append-only host could not.
+			if err := refuseAppendOnly(cfg, "lifeboat init"); err != nil {
 				return err
 			}
 			level := cfg.Repository.Compression
@@ -90,6 +97,10 @@ the race to, an existing repository fails (exit 1) and leaves no key behind.`,
 			// Two concurrent inits are told apart by the conditional
 			// create of the config: refuse regions where it does not work.
 			if err := requireConditionalCreate(cfg, st); err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			// Never claim a protection the buckets do not give.
+			if err := requireObjectLock(cfg, st); err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
 			r, err := repo.Init(ctx, st, repo.InitOptions{

@@ -198,6 +198,13 @@ the key back, and its copy there no longer opens the repository. In older
 repositories the key object is only deleted (a warning says so).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.needConfig()
+			if err != nil {
+				return err
+			}
+			if err := refuseAppendOnly(cfg, "lifeboat key remove"); err != nil {
+				return err
+			}
 			r, err := a.openRepo(cmd.Context())
 			if err != nil {
 				return err

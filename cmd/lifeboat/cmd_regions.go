@@ -74,6 +74,9 @@ deleted from it, then it receives what it lacks.`,
 			if err != nil {
 				return err
 			}
+			if err := refuseAppendOnly(cfg, "lifeboat sync"); err != nil {
+				return err
+			}
 			for _, rc := range cfg.Regions {
 				if rc.Type != config.TypeLocal || len(cfg.Regions) < 2 {
 					continue
@@ -212,7 +215,11 @@ conditional creates (COND: yes; no: it ignores them; untested: the probe
 could not write; unsafe: not working, accepted with
 unsafe_no_conditional_create), its objects and bytes, its snapshots and
 packs and how many of those other regions hold but it lacks, and when
-lifeboat sync last brought it up to date. Each problem is printed once on
+lifeboat sync last brought it up to date. When a region has object_lock, LOCK shows the
+mode and period and UNPROTECTED the oldest snapshot not known to be fully
+protected (written since the last lifeboat lock extend, or all of them once
+that extension's retention has ended) and how many; "none" when every
+snapshot is. Each problem is printed once on
 standard error with what to do. Reads listings only; needs no key.
 
 Exit code 6 when any region is unreachable, misconfigured, holds another
@@ -249,6 +256,9 @@ can alert on it.`,
 				// Problem says what is wrong with the region ("" when
 				// nothing is).
 				Problem string `json:"problem,omitempty"`
+				// ObjectLock is the region's object lock and
+				// protection (absent without object_lock).
+				ObjectLock *lockStatus `json:"object_lock,omitempty"`
 			}
 			down := map[string]error{}
 			for _, d := range set.Down() {
@@ -269,6 +279,7 @@ can alert on it.`,
 				_, isDown := down[s.Name]
 				rows[i].ConditionalCreate = conditionalCreate(rc, rst, isDown)
 				rows[i].Problem = regionProblem(s, down[s.Name], rows[i].ConditionalCreate, anyConfig)
+				rows[i].ObjectLock = regionLock(ctx, rc, rst, isDown)
 			}
 			bad := false
 			for _, r := range rows {
@@ -280,7 +291,14 @@ can alert on it.`,
 				}
 			} else {
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tTYPE\tREACHABLE\tLATENCY\tCONFIG\tCOND\tOBJECTS\tSIZE\tSNAPSHOTS\tMISSING\tPACKS\tMISSING\tLAST SYNC")
+				// The LOCK and UNPROTECTED columns appear only when a
+				// region has object_lock.
+				locked := len(lockedRegions(a.cfg)) > 0
+				lockHdr := ""
+				if locked {
+					lockHdr = "LOCK\tUNPROTECTED\t"
+				}
+				fmt.Fprintln(tw, "NAME\tTYPE\tREACHABLE\tLATENCY\tCONFIG\tCOND\t"+lockHdr+"OBJECTS\tSIZE\tSNAPSHOTS\tMISSING\tPACKS\tMISSING\tLAST SYNC")
 				for _, r := range rows {
 					reach, lat := "no", "-"
 					if r.Reachable {
@@ -290,8 +308,12 @@ can alert on it.`,
 					if r.LastSync != nil {
 						last = r.LastSync.Time.Local().Format("2006-01-02 15:04:05") + " (" + r.LastSync.Host + ")"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Name, r.Type, reach, lat, r.Config, r.ConditionalCreate,
-						r.Objects, formatBytes(r.Bytes), r.Snapshots, r.SnapshotsMissing, r.Packs, r.PacksMissing, last)
+					lockCols := ""
+					if locked {
+						lockCols = lockColumn(a.cfg.Region(r.Name)) + "\t" + unprotectedColumn(r.ObjectLock) + "\t"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s%d\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Name, r.Type, reach, lat, r.Config, r.ConditionalCreate,
+						lockCols, r.Objects, formatBytes(r.Bytes), r.Snapshots, r.SnapshotsMissing, r.Packs, r.PacksMissing, last)
 				}
 				if err := tw.Flush(); err != nil {
 					return err

@@ -56,6 +56,7 @@ directory are shown and the exit code is 1.`,
 				}
 				a.printf("daemon pid %d on %s, version %s, running since %s\n", st.PID, st.Host, st.Version, st.Started.Local().Format(time.DateTime))
 				a.printJobs(st.Jobs, true)
+				a.printForgets(st.Forgets)
 				return nil
 			}
 			if errors.Is(err, context.Canceled) {
@@ -163,6 +164,17 @@ func (a *app) printJobs(jobs []jobStatus, live bool) {
 	for _, j := range jobs {
 		if j.LastError != "" {
 			fmt.Fprintf(a.stdout, "%s: %s: %s\n", j.Name, j.LastResult, j.LastError)
+		}
+	}
+}
+
+// printForgets prints the last forget after each source's backup.
+func (a *app) printForgets(fs []forgetStatus) {
+	for _, f := range fs {
+		if f.OK {
+			a.printf("forget %s: %s: removed %d snapshots, kept %d\n", f.Source, f.Time.Local().Format(time.DateTime), f.Removed, f.Kept)
+		} else {
+			a.printf("forget %s: %s: failed: %s\n", f.Source, f.Time.Local().Format(time.DateTime), f.Error)
 		}
 	}
 }

@@ -249,6 +249,11 @@ func (d *daemon) backupJob(src *config.Source, job string) func(ctx context.Cont
 			if res.Warnings > 0 {
 				return stats, fmt.Errorf("%w: %d files or directories could not be read (snapshot %s saved)", errPartial, res.Warnings, res.ID.Short())
 			}
+			if src.Keep != nil {
+				if err := d.forgetAfterBackup(ctx, set, r, src, job); err != nil {
+					return stats, fmt.Errorf("snapshot %s saved, but %w", res.ID.Short(), err)
+				}
+			}
 			return stats, nil
 		})
 	}
@@ -311,6 +316,7 @@ func (d *daemon) checkJob(cj *config.CheckJob, job string) func(ctx context.Cont
 					}
 				}
 				if res != nil {
+					d.retainRecords(ctx, job)
 					stats = jobStats{bytes: res.BytesRead, files: res.Packs, errors: res.Problems}
 					d.log.Info("check finished", "job", job, "snapshots", res.Snapshots, "trees", res.Trees, "packs", res.Packs,
 						"packs_read", res.PacksRead, "bytes_read", res.BytesRead, "problems", res.Problems)

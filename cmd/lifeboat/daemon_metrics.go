@@ -21,6 +21,9 @@ type daemonMetrics struct {
 	regionUp, regionLatency, regionBehind *prometheus.GaugeVec
 
 	drillOK, drillRTO, drillRPO, drillTime *prometheus.GaugeVec
+
+	forgetRemoved                    *prometheus.CounterVec
+	forgetOK, forgetTime, forgetKept *prometheus.GaugeVec
 }
 
 // jobLabels are the labels of the per-job metrics.
@@ -50,12 +53,18 @@ func newDaemonMetrics(sched *scheduler.Scheduler, kinds map[string]string) *daem
 		drillRTO:      gauge("drill_last_rto_seconds", "Recovery time measured by the drill's last run.", "drill"),
 		drillRPO:      gauge("drill_last_rpo_seconds", "Age of the drilled snapshot at the drill's last run.", "drill"),
 		drillTime:     gauge("drill_last_run_timestamp_seconds", "Start of the drill's last run (Unix time).", "drill"),
+		forgetRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "lifeboat", Name: "forget_snapshots_removed_total",
+			Help: "Snapshots the forget after the source's backups removed (keep: policy)."}, []string{"source"}),
+		forgetOK:   gauge("forget_last_success", "1 if the last forget after the source's backup succeeded, 0 if it failed.", "source"),
+		forgetTime: gauge("forget_last_run_timestamp_seconds", "Storage time of the last forget after the source's backup (Unix time).", "source"),
+		forgetKept: gauge("forget_last_kept_snapshots", "Snapshots of the source the last forget kept.", "source"),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.lastRun, m.lastSuccess, m.lastDuration, m.lastOK, m.lastBytes, m.lastFiles, m.lastErrors,
 		m.runs, m.skipped, m.regionUp, m.regionLatency, m.regionBehind,
 		m.drillOK, m.drillRTO, m.drillRPO, m.drillTime,
+		m.forgetRemoved, m.forgetOK, m.forgetTime, m.forgetKept,
 		&schedCollector{sched: sched, kinds: kinds},
 	)
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lifeboat", Name: "build_info",
@@ -99,8 +108,10 @@ func (m *daemonMetrics) runStarted(kind string, ri scheduler.RunInfo) {
 }
 
 // runEnded records the end of a run.
+// The run counter goes last, so that a scrape that sees a run counted
+// also sees its gauges.
 func (m *daemonMetrics) runEnded(kind string, ri scheduler.RunInfo) {
-	m.runs.WithLabelValues(ri.Job, kind, ri.Result).Inc()
+	defer m.runs.WithLabelValues(ri.Job, kind, ri.Result).Inc()
 	if ri.Result == scheduler.ResultSkipped {
 		return
 	}
@@ -164,5 +175,15 @@ func (c *schedCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(nextRunDesc, prometheus.GaugeValue, unixSeconds(e.Next), e.Name, kind)
 		}
 		ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, boolGauge(e.Running), e.Name, kind)
+	}
+}
+
+// recordForget records the outcome of a forget after a source's backup.
+func (m *daemonMetrics) recordForget(f forgetStatus) {
+	m.forgetRemoved.WithLabelValues(f.Source).Add(float64(f.Removed))
+	m.forgetOK.WithLabelValues(f.Source).Set(boolGauge(f.OK))
+	m.forgetTime.WithLabelValues(f.Source).Set(unixSeconds(f.Time))
+	if f.OK {
+		m.forgetKept.WithLabelValues(f.Source).Set(float64(f.Kept))
 	}
 }

@@ -37,6 +37,9 @@ type webhookEvent struct {
 	End       time.Time `json:"end"`
 	Duration  float64   `json:"duration_seconds"`
 	CatchUp   bool      `json:"catch_up,omitempty"`
+	// Forget is the forget after a backup of a source with keep: (backup
+	// runs that ran one only).
+	Forget *forgetStatus `json:"forget,omitempty"`
 }
 
 // notifier delivers webhook events in the background, with bounded
@@ -67,9 +70,13 @@ func newNotifier(w *config.Webhook, log *slog.Logger) *notifier {
 // runEnded sends the event of a finished run, if it is one to report:
 // failures and interruptions always, successes when configured; skipped
 // runs never.
-func (n *notifier) runEnded(kind string, ri scheduler.RunInfo) {
+func (n *notifier) runEnded(kind string, ri scheduler.RunInfo) { n.runEndedForget(kind, ri, nil) }
+
+// runEndedForget is runEnded for a run that ran forget f (nil: none).
+func (n *notifier) runEndedForget(kind string, ri scheduler.RunInfo, f *forgetStatus) {
 	ev := webhookEvent{Job: ri.Job, Kind: kind, Host: hostname(), Version: version, Result: ri.Result,
-		Scheduled: ri.Scheduled, Start: ri.Start, End: ri.End, Duration: ri.End.Sub(ri.Start).Seconds(), CatchUp: ri.CatchUp}
+		Scheduled: ri.Scheduled, Start: ri.Start, End: ri.End, Duration: ri.End.Sub(ri.Start).Seconds(), CatchUp: ri.CatchUp,
+		Forget: f}
 	switch ri.Result {
 	case scheduler.ResultSuccess:
 		if !n.onSuccess {

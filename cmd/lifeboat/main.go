@@ -176,6 +176,7 @@ compressed (zstd) and encrypted (age), and stored in one or more regions
 		a.daemonCommand(), a.statusCommand(),
 		a.migrateCommand(),
 		a.forgetCommand(),
+		a.lockCommand(),
 		a.pruneCommand(),
 	)
 	usageArgs(root)

@@ -75,6 +75,11 @@ func buildStorageFor(ctx context.Context, cfg *config.Config, mode openMode, get
 		retryOpts.NoRetryTimeouts = true
 	}
 	rcs := cfg.RegionsByPriority()
+	appendOnly := cfg.AppendOnly()
+	for i := range rcs {
+		// An append-only host deletes in no region.
+		rcs[i].AppendOnly = rcs[i].AppendOnly || appendOnly
+	}
 	sts := make([]storage.Storage, len(rcs))
 	errs := make([]error, len(rcs))
 	// Stragglers of a read-only open are cut short through octx.
@@ -156,12 +161,22 @@ func buildStorageFor(ctx context.Context, cfg *config.Config, mode openMode, get
 	for _, w := range warnings {
 		fmt.Fprint(warn, w)
 	}
-	set, err := regions.New(rs, regions.Options{WriteQuorum: cfg.Repository.WriteQuorum})
+	set, err := regions.New(rs, regions.Options{WriteQuorum: cfg.Repository.WriteQuorum, AppendOnly: appendOnly})
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
 	return set, nil
+}
+
+// refuseAppendOnly fails a command that must delete (sync, key remove) on
+// an append-only host (append_only in its configuration): its
+// credentials may not delete, and its deletes are left to a trusted host.
+func refuseAppendOnly(cfg *config.Config, command string) error {
+	if !cfg.AppendOnly() {
+		return nil
+	}
+	return withCode(ExitUsage, fmt.Errorf("%s is refused: this host is append-only (append_only in its configuration: %w); run it from a host whose credentials may delete", command, storage.ErrAppendOnly))
 }
 
 // errStraggler marks a region a read-only command stopped waiting for
@@ -202,6 +217,8 @@ func describeRegionErr(rc *config.Region, err error) error {
 	switch {
 	case s == nil:
 		return fmt.Errorf("%w; fix: make %s readable and writable by this user, or fix `path:` of region %s", err, rc.Path, rc.Name)
+	case errors.Is(err, s3.ErrNoObjectLock):
+		return err // it names the fix
 	case errors.Is(err, s3.ErrNoBucket):
 		return fmt.Errorf("%w; fix: create bucket %q on %s, or fix `bucket:` of region %s", err, s.Bucket, s.Endpoint, rc.Name)
 	case s.AccessKeyEnv != "":
@@ -248,9 +265,20 @@ func openRegion(ctx context.Context, rc *config.Region, create bool, getenv func
 			SecretKey:    sk,
 			StorageClass: rc.S3.StorageClass,
 			Timeout:      rc.S3.Timeout.Std(),
+			AppendOnly:   rc.AppendOnly,
+			ObjectLock:   objectLock(rc.S3.ObjectLock),
 		})
 	}
 	return nil, fmt.Errorf("unknown region type %q", rc.Type)
+}
+
+// objectLock converts a region's object_lock setting (nil: none).
+// Retain-until dates are computed from this host's clock at each write.
+func objectLock(ol *config.ObjectLock) *storage.ObjectLock {
+	if ol == nil {
+		return nil
+	}
+	return &storage.ObjectLock{Mode: ol.Mode, Period: ol.Period.Std()}
 }
 
 // errNoConditionalCreate reports regions whose conditional creates are not

@@ -118,10 +118,14 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 		opts.Progress = &Progress{}
 	}
 	adopted := adoptOrphans(ctx, r, &opts, uint64(start.UnixNano()))
+	gcw, err := startGC(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	b := &backuper{
-		r: r, opts: opts, ctx: ctx, cancel: cancel,
+		r: r, opts: opts, ctx: ctx, cancel: cancel, gc: gcw,
 		meta:    newMetaState(format.TreeEncodingFor(r.FormatVersion()).StoresExtensions(), &opts),
 		jobs:    make(chan fileJob, 4*opts.Workers),
 		params:  r.ChunkerParams(),
@@ -185,9 +189,21 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	if b.rootID == nil {
 		return nil, errors.New("backup: internal error: root tree not saved")
 	}
-	stats, err := r.Flush(ctx)
+	// The GC records are read again around the final Flush, the last
+	// time immediately before the commit (gcWatch.beforeCommit).
+	var stats repo.WriteStats
+	err = gcw.beforeCommit(ctx, func() error {
+		s, err := r.Flush(ctx)
+		stats.Blobs += s.Blobs
+		stats.BytesAdded += s.BytesAdded
+		stats.Packs += s.Packs
+		stats.BytesStored += s.BytesStored
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		// Flush what was uploaded so the next run can reuse it.
+		_, ferr := r.Flush(context.WithoutCancel(ctx))
+		return nil, errors.Join(fmt.Errorf("backup: %w", err), ferr)
 	}
 	end := r.Now()
 	snap := &format.Snapshot{
@@ -232,6 +248,7 @@ type backuper struct {
 	users  *nameCache
 	rootID *format.ID
 	meta   *metaState
+	gc     *gcWatch
 
 	filesNew, filesChanged, filesUnchanged atomic.Int64
 	extDropped                             sync.Once // fitFormat's notice
@@ -275,6 +292,10 @@ func (b *backuper) childDone(d *dirState) {
 			if !d.skip[i] {
 				nodes = append(nodes, d.nodes[i])
 			}
+		}
+		if err := b.gc.maybe(b.ctx); err != nil {
+			b.cancel(err)
+			return
 		}
 		id, err := b.r.SaveTree(b.ctx, &format.Tree{Nodes: nodes})
 		if err != nil {
@@ -673,6 +694,9 @@ func (b *backuper) saveFile(path string, node *format.Node) error {
 	var content []format.ID
 	var size uint64
 	save := func(chunk []byte) error {
+		if err := b.gc.maybe(b.ctx); err != nil {
+			return err
+		}
 		id := b.r.Hash(chunk)
 		if _, err := b.r.SaveBlob(b.ctx, format.BlobData, id, chunk); err != nil {
 			return err
@@ -713,6 +737,10 @@ func (b *backuper) saveFile(path string, node *format.Node) error {
 			if err != nil {
 				wg.Wait()
 				return &fileError{err}
+			}
+			if err := b.gc.maybe(b.ctx); err != nil {
+				wg.Wait()
+				return err
 			}
 			id := b.r.Hash(chunk)
 			content = append(content, id)

@@ -23,4 +23,12 @@
 // Before saving anything, a backup adopts the packs a crashed backup stored
 // but never indexed (verified, then indexed), so a crash costs no space:
 // the blobs of those packs are deduplicated against, not uploaded again.
+//
+// A backup honours prune's GC records (gc.go, FORMAT.md "Backups and GC
+// records"): it never reuses data in condemned packs, re-reads the records
+// while it runs and immediately before it commits, rescues (copies into
+// its own packs) the condemned data it already references while that is
+// safe, and otherwise refuses to commit (ErrSwept), so a backup suspended
+// across a prune's grace period fails instead of committing a snapshot
+// that names deleted packs.
 package backup

@@ -15,4 +15,7 @@
 // is a problem. Objects deleted with a tombstone (format version 4) that a
 // region still holds are warnings naming the region and the fix (a keyed
 // lifeboat sync); a tombstone that does not authenticate is a problem.
+// In regions with object lock, objects the snapshots need whose
+// retention has ended are problems too (engine/retain.Verify: all the
+// metadata, a bounded sample of the packs).
 package check

@@ -20,4 +20,13 @@
 // (repo.SaveDrillRecord), which also lists the packs read per region.
 // Track wraps a storage so that a drill knows which region served each
 // pack.
+//
+// Records are kept by their own rule (ExpiredRecords, pure): those of the
+// last DefaultRecordRetention (90 days), and always the newest record of
+// each drill and the newest check record. DeleteRecords deletes the others
+// with a plain deletion in every region: records are not needed to
+// restore and tombstones do not cover drills/, so a region that was down
+// may keep an old record, sync may copy it back, and the next deletion
+// removes it again (harmless). Losing old coverage only makes the packs
+// they covered look least recently read, which is what they are.
 package drill

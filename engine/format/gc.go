@@ -50,7 +50,7 @@ type GCRecord struct {
 	// modification time its regions reported for a probe write).
 	Marked time.Time `json:"marked"`
 	// GraceSeconds is how long after Marked deletion may start.
-	GraceSeconds int64 `json:"grace_seconds"`
+	GraceSeconds int64  `json:"grace_seconds"`
 	Host         string `json:"host,omitempty"`
 	// Snapshots are the snapshots live when the run decided.
 	Snapshots []ID `json:"snapshots"`

@@ -2,7 +2,7 @@
 // backups from other hosts keep running (they take no lock), in two runs
 // separated by a grace period: a mark decides and deletes nothing, a
 // sweep deletes what the mark decided. It follows the protocol of the
-// lifecycle design note (§2) and FORMAT.md §16; its decisions:
+// lifecycle design note (§2) and FORMAT.md §18; its decisions:
 //
 // Every run (Run; the caller holds the repository lock, which keeps
 // other prunes, checks and syncs out):
@@ -84,7 +84,7 @@
 //
 // A continued sweep does not rescue: the objects are already tombstoned
 // (a tombstone is never withdrawn), and a backup honouring the records
-// (FORMAT.md §16) neither reuses condemned packs nor commits after a
+// (FORMAT.md §18) neither reuses condemned packs nor commits after a
 // sweep began that it did not see at its start.
 //
 // Crash safety: every step is "new durable, then old removed" and

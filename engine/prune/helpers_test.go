@@ -359,7 +359,7 @@ func (f *fixture) explain(r *repo.Repository, rn string, pack format.ID) string 
 			if ip.ID == pack {
 				fmt.Fprintf(&b, "named by %s (%d packs); ", id.Short(), len(packs))
 				for _, g := range f.names("a", format.GCPrefix) {
-					if rec, err := r.ReadGCRecord(ctx, g); err == nil {
+					if rec, err := r.LoadGCRecord(ctx, genOf(g)); err == nil {
 						fmt.Fprintf(&b, "%s new %v sup %v; ", g, slices.Contains(rec.NewIndex, id), slices.Contains(rec.Superseded, id))
 					}
 				}
@@ -372,10 +372,15 @@ func (f *fixture) explain(r *repo.Repository, rn string, pack format.ID) string 
 		fmt.Fprintf(&b, "%s: pack %v tomb %v; ", reg, err == nil, terr == nil)
 	}
 	for _, g := range f.names("a", format.GCPrefix) {
-		rec, err := r.ReadGCRecord(ctx, g)
+		rec, err := r.LoadGCRecord(ctx, genOf(g))
 		if err == nil {
 			fmt.Fprintf(&b, "%s %s cond=%v resc=%v new=%d sup=%d; ", g, rec.State, slices.Contains(rec.Condemned, pack), slices.Contains(rec.Rescued, pack), len(rec.NewIndex), len(rec.Superseded))
 		}
 	}
 	return b.String()
+}
+
+func genOf(name string) uint64 {
+	g, _ := format.ParseGCName(name)
+	return g
 }

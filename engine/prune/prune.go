@@ -224,7 +224,8 @@ func gcRecords(ctx context.Context, r *repo.Repository, l map[string]*names) ([]
 	}
 	var out []*format.GCRecord
 	for name := range seen {
-		g, err := r.ReadGCRecord(ctx, name)
+		gen, _ := format.ParseGCName(name)
+		g, err := r.LoadGCRecord(ctx, gen)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}

@@ -15,7 +15,7 @@ import (
 // writeRecord creates the record's generation; a generation already taken
 // is ErrRaced.
 func writeRecord(ctx context.Context, r *repo.Repository, g *format.GCRecord) error {
-	err := r.WriteGCRecord(ctx, g)
+	err := r.SaveGCRecord(ctx, g)
 	if errors.Is(err, storage.ErrExist) {
 		return fmt.Errorf("gc record %d: %w", g.Generation, ErrRaced)
 	}

@@ -12,6 +12,9 @@
 //     object a snapshot depends on is durable before the snapshot is written;
 //   - a pack no index names (left by a crash) is indexed only after it was
 //     downloaded and verified whole, and is never deleted;
+//   - on append-only storage (storage.Capabilities.AppendOnly) a writer
+//     issues no deletes: its one-pack index objects stay, unconsolidated,
+//     and RemoveKey refuses;
 //   - the repository never holds file data in memory beyond a few packs;
 //   - writers never store an object the repository's format version does
 //     not allow (trees in its encoding, snapshots of its version); the
@@ -32,4 +35,8 @@
 //     gc/<generation>) and tombstones without deleting (PutTombstones),
 //     tells the storage's time by a probe write (StorageTime) and evicts
 //     deleted objects from the local cache (Evict).
+//   - GC records (gc.go) are written once per generation (a conditional
+//     create) and read from every region; a session that condemned packs
+//     (CondemnPacks) never deduplicates against a blob whose only indexed
+//     copy is in one of them.
 package repo

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"lifeboat/engine/format"
 	"lifeboat/storage"
@@ -40,6 +41,15 @@ type Index struct {
 	packPos map[format.ID]uint32
 	blobs   map[format.ID]entry
 	files   map[format.ID]struct{} // index objects loaded
+
+	// condemned are packs a prune condemned (CondemnPacks): Has does
+	// not report their blobs, and add prefers any other copy.
+	condemned map[format.ID]struct{}
+	// refs, while tracking (TrackReferences), flags by pack position the
+	// packs the session used (set atomically under the read lock, grown
+	// by add under the write lock).
+	tracking bool
+	refs     []uint32
 }
 
 func newIndex() *Index {
@@ -56,22 +66,51 @@ func (x *Index) add(p *format.IndexPack) {
 		pos = uint32(len(x.packs))
 		x.packs = append(x.packs, PackInfo{ID: p.ID, Size: p.Size})
 		x.packPos[p.ID] = pos
+		if x.tracking {
+			x.refs = append(x.refs, 0)
+		}
 	}
+	_, newCondemned := x.condemned[p.ID]
 	for i := range p.Blobs {
 		b := &p.Blobs[i]
-		if _, ok := x.blobs[b.ID]; ok {
-			continue
+		if e, ok := x.blobs[b.ID]; ok {
+			// A copy outside the condemned packs replaces one inside.
+			if _, old := x.condemned[x.packs[e.pack].ID]; !old || newCondemned {
+				continue
+			}
 		}
 		x.blobs[b.ID] = entry{pack: pos, offset: b.Offset, length: b.Length, rawLen: b.RawLen, typ: b.Type, flags: b.Flags}
 	}
 }
 
-// Has reports whether the index knows blob id.
+// Has reports whether the index knows blob id in a pack that is not
+// condemned (Repository.CondemnPacks). While the session tracks references
+// (Repository.TrackReferences), a blob found marks its pack as used.
 func (x *Index) Has(id format.ID) bool {
 	x.mu.RLock()
-	_, ok := x.blobs[id]
-	x.mu.RUnlock()
-	return ok
+	defer x.mu.RUnlock()
+	e, ok := x.blobs[id]
+	if !ok {
+		return false
+	}
+	if x.condemned != nil {
+		if _, c := x.condemned[x.packs[e.pack].ID]; c {
+			return false
+		}
+	}
+	if x.tracking && atomic.LoadUint32(&x.refs[e.pack]) == 0 {
+		atomic.StoreUint32(&x.refs[e.pack], 1)
+	}
+	return true
+}
+
+// markPack flags pack as used by the session, while tracking.
+func (x *Index) markPack(pack format.ID) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if pos, ok := x.packPos[pack]; ok && x.tracking {
+		atomic.StoreUint32(&x.refs[pos], 1)
+	}
 }
 
 // Lookup returns a blob's location.

@@ -21,34 +21,75 @@ type KeyInfo struct {
 	Current bool // the key this session opened the repository with
 }
 
-func listKeys(ctx context.Context, st storage.Reader) ([]KeyInfo, error) {
+// listKeys reads and verifies every key object. A copy that fails its
+// hash or does not decode is tried in the next region (a region set's
+// storage-level failover does not cover bad content); a key bad in every
+// region is left out and reported in damaged, so that one damaged key
+// object does not lock out the holders of the others. Only a failure to
+// list, or to read a key at all, is an error.
+func listKeys(ctx context.Context, st storage.Reader) (keys []KeyInfo, damaged []error, err error) {
 	ids, err := listIDs(ctx, st, format.KeysPrefix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var keys []KeyInfo
+	readers := []storage.Reader{st}
+	if rs := regionsOf(st); rs != nil {
+		readers = readers[:0]
+		for _, rep := range rs.Replicas() {
+			readers = append(readers, rep.Reader)
+		}
+	}
 	for _, id := range ids {
 		name := format.KeyName(id)
-		data, err := storage.ReadAll(ctx, st, name)
-		if err != nil {
-			return nil, fmt.Errorf("read key: %w", err)
+		k, bad, err := readKey(ctx, readers, id, name)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case k == nil:
+			damaged = append(damaged, bad)
+		default:
+			keys = append(keys, KeyInfo{ID: id, Name: name, Key: k})
+		}
+	}
+	return keys, damaged, nil
+}
+
+// readKey returns the first copy of key object name, in readers' order,
+// that matches its hash and decodes; with none, bad says why (an
+// IntegrityError). err is set only when no reader could read the object
+// at all.
+func readKey(ctx context.Context, readers []storage.Reader, id format.ID, name string) (k *format.Key, bad, err error) {
+	var readErrs []error
+	for _, rd := range readers {
+		data, rerr := storage.ReadAll(ctx, rd, name)
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return nil, nil, fmt.Errorf("read key: %w", rerr)
+			}
+			readErrs = append(readErrs, rerr)
+			continue
 		}
 		if format.ID(sha256.Sum256(data)) != id {
-			return nil, &IntegrityError{Object: name, Err: ErrHashMismatch}
+			bad = &IntegrityError{Object: name, Err: ErrHashMismatch}
+			continue
 		}
-		k, err := format.DecodeKey(data)
-		if err != nil {
-			return nil, &IntegrityError{Object: name, Err: err}
+		key, derr := format.DecodeKey(data)
+		if derr != nil {
+			bad = &IntegrityError{Object: name, Err: derr}
+			continue
 		}
-		keys = append(keys, KeyInfo{ID: id, Name: name, Key: k})
+		return key, nil, nil
 	}
-	return keys, nil
+	if bad == nil {
+		return nil, nil, fmt.Errorf("read key: %w", errors.Join(readErrs...))
+	}
+	return nil, bad, nil
 }
 
 // Keys lists the repository's key objects, leaving out removed ones
 // (tombstoned, possibly still present in a region that was down).
 func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
-	all, err := listKeys(ctx, r.st)
+	all, _, err := listKeys(ctx, r.st)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +169,9 @@ type KeyRemoval struct {
 // to remove the last key, and an ambiguous prefix. In a repository of
 // format version 4 or later it writes the key's tombstone to every region
 // first (see Forget); in an older one it only deletes the object, and a
-// region that was down keeps the key, which sync then copies back.
+// region that was down keeps the key, which sync then copies back. It
+// refuses append-only storage (storage.ErrAppendOnly) before writing
+// anything.
 func (r *Repository) RemoveKey(ctx context.Context, prefix string) (KeyRemoval, error) {
 	keys, err := r.Keys(ctx)
 	if err != nil {
@@ -147,6 +190,9 @@ func (r *Repository) RemoveKey(ctx context.Context, prefix string) (KeyRemoval, 
 		return KeyRemoval{}, fmt.Errorf("%d keys match %q; give more characters", len(match), prefix)
 	case len(keys) <= 1:
 		return KeyRemoval{}, ErrLastKey
+	}
+	if r.st.Capabilities().AppendOnly {
+		return KeyRemoval{}, fmt.Errorf("remove key %s: %w", match[0].ID.Short(), storage.ErrAppendOnly)
 	}
 	kr := KeyRemoval{ID: match[0].ID}
 	if r.cfg.Version >= format.TombstoneVersion {

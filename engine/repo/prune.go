@@ -87,62 +87,6 @@ func (r *Repository) saveCopy(ctx context.Context, typ format.BlobType, id forma
 	return w.add(typ, format.Blob{Type: typ, Flags: flags, ID: id, Length: uint32(len(stored)), RawLen: uint32(len(data))}, stored)
 }
 
-// GCRecordObject is a GC record and the storage time its object was
-// written (the newest any region reports).
-type GCRecordObject struct {
-	Record  *format.GCRecord
-	ModTime time.Time
-}
-
-// WriteGCRecord seals g and creates it as gc/<generation> with a
-// conditional create (through the region set: every region, the write
-// quorum at least). A generation that exists fails with storage.ErrExist.
-func (r *Repository) WriteGCRecord(ctx context.Context, g *format.GCRecord) error {
-	plain, err := format.EncodeGCRecord(g)
-	if err != nil {
-		return fmt.Errorf("encode gc record: %w", err)
-	}
-	sealed, err := r.dk.Seal(plain)
-	if err != nil {
-		return fmt.Errorf("seal gc record: %w", err)
-	}
-	name := format.GCName(g.Generation)
-	if err := storage.PutBytes(ctx, r.st, name, sealed, storage.PutOptions{IfNotExists: true}); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return nil
-}
-
-// ReadGCRecord reads and opens the GC record named name (failing over
-// between regions).
-func (r *Repository) ReadGCRecord(ctx context.Context, name string) (*format.GCRecord, error) {
-	gen, err := format.ParseGCName(name)
-	if err != nil {
-		return nil, err
-	}
-	var g *format.GCRecord
-	err = r.withReplicas(ctx, name, func(rep storage.Replica) error {
-		sealed, err := storage.ReadAll(ctx, rep.Reader, name)
-		if err != nil {
-			return err
-		}
-		plain, err := r.dk.Open(sealed)
-		if err != nil {
-			return &IntegrityError{Object: name, Err: err}
-		}
-		rec, err := format.DecodeGCRecord(plain)
-		if err != nil {
-			return &IntegrityError{Object: name, Err: err}
-		}
-		if rec.Generation != gen {
-			return &IntegrityError{Object: name, Err: fmt.Errorf("generation %d in %s: %w", rec.Generation, name, format.ErrFormat)}
-		}
-		g = rec
-		return nil
-	})
-	return g, err
-}
-
 // LiveIDs returns ids (objects named nameOf(id) under prefix) without
 // those an authenticated tombstone buries.
 func (r *Repository) LiveIDs(ctx context.Context, prefix string, nameOf func(format.ID) string, ids []format.ID) ([]format.ID, error) {
@@ -278,22 +222,15 @@ func (r *Repository) dropBuriedPacks(ctx context.Context, packs []PackInfo) ([]P
 // record or the newest is swept. Prune runs one record at a time, so the
 // newest generation is the whole outstanding decision.
 func (r *Repository) OutstandingCondemned(ctx context.Context) (map[format.ID]bool, error) {
-	var newest string
-	var gen uint64
-	err := listAll(ctx, r.st, format.GCPrefix, func(fi storage.Info) error {
-		if g, err := format.ParseGCName(fi.Name); err == nil && (newest == "" || g > gen) {
-			newest, gen = fi.Name, g
-		}
-		return nil
-	})
+	gens, err := r.ListGC(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list gc records: %w", err)
+		return nil, err
 	}
 	out := map[format.ID]bool{}
-	if newest == "" {
+	if len(gens) == 0 {
 		return out, nil
 	}
-	g, err := r.ReadGCRecord(ctx, newest)
+	g, err := r.LoadGCRecord(ctx, gens[len(gens)-1])
 	if err != nil {
 		return nil, err
 	}

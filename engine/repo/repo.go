@@ -96,11 +96,16 @@ const DefaultPackSize = 16 << 20
 // already holds a config (ErrAlreadyInitialized). The key is written first
 // and the config with a conditional create; an init that loses that create
 // to a concurrent one removes its key again, so the loser's identity opens
-// nothing (ErrWrongKey) rather than finding a key of no repository.
+// nothing (ErrWrongKey) rather than finding a key of no repository. It
+// refuses append-only storage (storage.ErrAppendOnly): a lost create would
+// leave that config and key in place.
 func Init(ctx context.Context, st storage.Storage, opts InitOptions) (*Repository, error) {
 	opts.defaults()
 	if opts.Recipient == nil {
 		return nil, errors.New("init: no recipient for the first key")
+	}
+	if st.Capabilities().AppendOnly {
+		return nil, fmt.Errorf("init: %w", storage.ErrAppendOnly)
 	}
 	if _, err := st.Stat(ctx, format.ConfigName); err == nil {
 		return nil, ErrAlreadyInitialized
@@ -218,7 +223,7 @@ func Open(ctx context.Context, st storage.Storage, id *crypto.Identity, opts Opt
 	} else if err != nil {
 		return nil, fmt.Errorf("open: read config: %w", err)
 	}
-	keys, err := listKeys(ctx, st)
+	keys, damaged, err := listKeys(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +255,11 @@ func Open(ctx context.Context, st storage.Storage, id *crypto.Identity, opts Opt
 		}
 	}
 	if master == nil {
+		if len(damaged) > 0 {
+			// One of them may have been this identity's.
+			return nil, fmt.Errorf("%w; %d key object(s) damaged in every region, which may include yours (run lifeboat sync --verify): %w",
+				ErrWrongKey, len(damaged), errors.Join(damaged...))
+		}
 		if firstErr != nil {
 			return nil, fmt.Errorf("%w (%w)", ErrWrongKey, firstErr)
 		}

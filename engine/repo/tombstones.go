@@ -189,9 +189,14 @@ type Deletion struct {
 // every tombstone is stored is any object deleted. A region where a
 // deletion fails is reported in Pending, not as an error: its tombstone
 // stops sync from copying the object back, and sync deletes it there.
+// Append-only storage is refused (storage.ErrAppendOnly), nothing written.
 func (r *Repository) bury(ctx context.Context, objects []string, reason string) (*Deletion, error) {
 	if r.cfg.Version < format.TombstoneVersion {
 		return nil, fmt.Errorf("format version %d: %w", r.cfg.Version, ErrNoTombstones)
+	}
+	if r.st.Capabilities().AppendOnly {
+		// Deletions are a trusted host's: refused before any tombstone.
+		return nil, storage.ErrAppendOnly
 	}
 	for _, obj := range objects {
 		if !format.TombstonableObject(obj) {

@@ -299,6 +299,7 @@ func (w *writer) upload(p *packBuf) error {
 		return err
 	}
 	r.idx.add(&ip)
+	r.idx.markPack(id)
 	w.mu.Lock()
 	for i := range p.blobs {
 		delete(w.pending, p.blobs[i].ID)
@@ -315,7 +316,8 @@ func (w *writer) upload(p *packBuf) error {
 
 // Flush uploads every partly filled pack, waits for all uploads, and
 // replaces this session's per-pack index objects (of the packs it uploaded
-// and of those AdoptOrphans adopted) with one consolidated index object. After Flush returns nil, every blob saved so far is durable and
+// and of those AdoptOrphans adopted) with one consolidated index object
+// (not on append-only storage: the one-pack objects stay). After Flush returns nil, every blob saved so far is durable and
 // indexed. It returns the session's statistics.
 func (r *Repository) Flush(ctx context.Context) (WriteStats, error) {
 	r.writeMu.Lock()
@@ -352,13 +354,20 @@ func (r *Repository) Flush(ctx context.Context) (WriteStats, error) {
 
 // consolidate replaces the one-pack index objects of a session (its
 // uploaded packs, and the packs it adopted) with one index object naming
-// them all, when there is more than one.
+// them all, when there is more than one. On append-only storage it does
+// nothing: no deletes.
 func (r *Repository) consolidate(ctx context.Context, adopted []adoptedPack, written []format.IndexPack, fragments []format.ID) error {
 	for _, a := range adopted {
 		written = append(written, a.ip)
 		fragments = append(fragments, a.frag)
 	}
 	if len(fragments) <= 1 {
+		return nil
+	}
+	if r.st.Capabilities().AppendOnly {
+		// The one-pack objects cannot be deleted, so a consolidated
+		// object would only duplicate them: they stay the session's
+		// index, for a trusted host to consolidate (FORMAT.md §6).
 		return nil
 	}
 	if _, err := r.writeIndex(ctx, written); err != nil {

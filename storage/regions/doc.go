@@ -34,6 +34,16 @@
 // the regions. Capabilities report ConditionalCreate only when every region
 // has it.
 //
+// Append-only sets (Options.AppendOnly, or a region reporting
+// Capabilities.AppendOnly) issue no deletes: Delete fails with
+// storage.ErrAppendOnly without asking any region, and a failed
+// conditional create leaves the copies it made (the regions that missed
+// them are then behind). Its error is the same ErrExist or ErrQuorum.
+// Such copies are whole objects with the bytes the caller wrote; for the
+// hash-named objects a backup creates conditionally (snapshots) they are
+// valid objects that sync replicates, not garbage (see FORMAT.md,
+// "Append-only hosts").
+//
 // Commits. Set.Lagging names the regions still missing an object written
 // through the set (Behind is not empty for them); Set.PutOnly writes an
 // object to a subset of the regions with the write quorum enforced over

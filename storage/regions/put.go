@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -161,7 +162,16 @@ func (s *Set) put(ctx context.Context, regs []*region, name string, r io.ReadSee
 	}
 	if opt.IfNotExists && (len(exists) > 0 || len(ok) < s.quorum) {
 		note := ""
-		if err := s.rollback(ctx, ok, name); err != nil {
+		if s.isAppendOnly() {
+			// No deletes: the copies stay, for a trusted host (see
+			// the package documentation).
+			if len(ok) > 0 {
+				note = fmt.Sprintf(" (append-only: the copies in %s stay)", strings.Join(regionNames(ok), ", "))
+				for _, r := range failed {
+					r.markBehind(name)
+				}
+			}
+		} else if err := s.rollback(ctx, ok, name); err != nil {
 			note = fmt.Sprintf(" (undoing the create failed: %v)", err)
 		}
 		if len(exists) > 0 {

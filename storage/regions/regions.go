@@ -54,6 +54,11 @@ type Options struct {
 	// WriteQuorum is how many regions must accept a Put for it to
 	// succeed: 0 means all of them, otherwise 1..len(regions).
 	WriteQuorum int
+	// AppendOnly makes the set issue no deletes (see the package
+	// documentation): Delete fails with storage.ErrAppendOnly and a failed
+	// conditional create leaves its copies. The set is also append-only
+	// when any region reports Capabilities.AppendOnly.
+	AppendOnly bool
 	// Now is the clock for the breaker and latency measurements
 	// (nil: time.Now).
 	Now func() time.Time
@@ -210,6 +215,8 @@ type Set struct {
 	cooldown  time.Duration
 	onEvent   func(Event)
 	bufLimit  int64
+	// appendOnly is Options.AppendOnly (see isAppendOnly).
+	appendOnly bool
 
 	hedgeFloor, hedgeCap time.Duration
 	afterFunc            func(time.Duration, func()) func() bool
@@ -246,6 +253,8 @@ func New(regions []Region, opt Options) (*Set, error) {
 		cooldown:  opt.BreakerCooldown,
 		onEvent:   opt.OnEvent,
 		bufLimit:  MaxBufferedPut,
+
+		appendOnly: opt.AppendOnly,
 
 		hedgeFloor: cmp.Or(opt.HedgeFloor, DefaultHedgeFloor),
 		hedgeCap:   cmp.Or(opt.HedgeCap, DefaultHedgeCap),
@@ -352,15 +361,30 @@ func (s *Set) Behind() map[string]Lag {
 // every region has them, ReadOnly if every region is read-only, and the
 // largest Concurrency. Regions is the set itself.
 func (s *Set) Capabilities() storage.Capabilities {
-	c := storage.Capabilities{ConditionalCreate: true, Local: true, ReadOnly: true, Regions: s}
+	c := storage.Capabilities{ConditionalCreate: true, Local: true, ReadOnly: true, Regions: s, AppendOnly: s.appendOnly}
 	for _, r := range s.regions {
 		rc := r.st.Capabilities()
+		c.AppendOnly = c.AppendOnly || rc.AppendOnly
 		c.ConditionalCreate = c.ConditionalCreate && rc.ConditionalCreate
 		c.Local = c.Local && rc.Local
 		c.ReadOnly = c.ReadOnly && rc.ReadOnly
 		c.Concurrency = max(c.Concurrency, rc.Concurrency)
 	}
 	return c
+}
+
+// isAppendOnly reports whether the set issues no deletes: configured so,
+// or a region says so.
+func (s *Set) isAppendOnly() bool {
+	if s.appendOnly {
+		return true
+	}
+	for _, r := range s.regions {
+		if r.st.Capabilities().AppendOnly {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes every region and joins their errors.
@@ -746,10 +770,14 @@ func (s *Set) ListUnion(ctx context.Context, prefix string, fn func(storage.Info
 	return nil
 }
 
-// Delete removes name from every region concurrently.
+// Delete removes name from every region concurrently. An append-only set
+// refuses with storage.ErrAppendOnly and asks no region.
 func (s *Set) Delete(ctx context.Context, name string) error {
 	if err := storage.CheckName(name); err != nil {
 		return fmt.Errorf("regions delete: %w", err)
+	}
+	if s.isAppendOnly() {
+		return fmt.Errorf("regions delete %s: %w", name, storage.ErrAppendOnly)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("regions delete %s: %w", name, err)

@@ -21,4 +21,17 @@
 // so New probes it (a second conditional create of a probe object under
 // ProbePrefix must fail) and Capabilities().ConditionalCreate reports what
 // the server did.
+//
+// With Config.ObjectLock (S3 Object Lock), New also verifies that the
+// bucket has object lock and versioning enabled and no default retention
+// (ErrNoObjectLock, a storage.ErrConfig, otherwise), and Put gives every
+// storage.Lockable object its own retention (mode, retain-until = Config.Now
+// + period, Content-MD5); Capabilities().ObjectLock reports it. The store
+// is then a storage.Retainer: Retention reads the lock state from
+// StatObject's headers (versitygw's GetObjectRetention answer does not
+// parse with minio-go), ExtendRetention never shortens a retention, and
+// Purge deletes every version. A deletion the server refuses (403) while
+// the version is retained is a *storage.RetainedError, not
+// storage.ErrPermission. A Delete without version in a versioned bucket
+// only writes a delete marker.
 package s3

@@ -101,10 +101,24 @@ type Config struct {
 	// larger (multipart) uploads. Zero means DefaultPartSize; otherwise it
 	// must lie in [MinPartSize, MaxSinglePut].
 	PartSize int64
+	// AppendOnly is for credentials that may not delete: the store issues
+	// no deletes (Delete fails with storage.ErrAppendOnly without a
+	// request, Capabilities().AppendOnly is true) and New's probe uses
+	// AppendOnlyProbe instead of a random name it would delete.
+	AppendOnly bool
 	// Transport, when not nil, replaces the HTTP transport New builds
 	// (tests inject faults with it). Timeout still applies; ConnectTimeout
 	// does not.
 	Transport http.RoundTripper
+	// ObjectLock, when not nil, locks every storage.Lockable object Put
+	// writes: mode ObjectLock.Mode, retained until the local clock (Now)
+	// at the write plus ObjectLock.Period, with Content-MD5 as S3
+	// requires. New then verifies that the bucket has object lock and
+	// versioning enabled and no default retention, and fails with an
+	// error wrapping ErrNoObjectLock (and storage.ErrConfig) otherwise.
+	ObjectLock *storage.ObjectLock
+	// Now is the clock retention dates are computed from (nil: time.Now).
+	Now func() time.Time
 }
 
 // store is the storage.Storage of one bucket and prefix.
@@ -119,6 +133,8 @@ type store struct {
 	partSize  int64
 	class     string
 	caps      storage.Capabilities // ConditionalCreate set by New's probe
+	lock      *storage.ObjectLock  // nil: objects are not locked
+	now       func() time.Time
 	closeOnce sync.Once
 }
 
@@ -130,7 +146,8 @@ type store struct {
 // It then probes conditional creates, since some S3 servers ignore
 // If-None-Match and silently overwrite: it creates an object under
 // ProbePrefix conditionally twice, expects the second to fail, and deletes
-// it. Capabilities().ConditionalCreate reports the outcome. When the probe
+// it (with Config.AppendOnly it keeps one fixed probe, AppendOnlyProbe,
+// and deletes nothing). Capabilities().ConditionalCreate reports the outcome. When the probe
 // cannot write (read-only credentials, a full bucket) the store still opens,
 // with ConditionalCreate false and ConditionalCreateUnverified true; a
 // transient failure of the probe fails New like one of the bucket check.
@@ -140,6 +157,10 @@ func New(ctx context.Context, cfg Config) (storage.Storage, error) {
 		return nil, err
 	}
 	if err := s.checkBucket(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.checkObjectLock(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -154,6 +175,12 @@ func New(ctx context.Context, cfg Config) (storage.Storage, error) {
 // tests the server's conditional creates.
 const ProbePrefix = "probe/"
 
+// AppendOnlyProbe is the one probe object of append-only stores, never
+// deleted: the first open creates it, and every open's conditional create
+// of it must then fail, which proves that the server honours If-None-Match
+// without any delete.
+const AppendOnlyProbe = ProbePrefix + "conditional-create-append-only"
+
 // probeConditionalCreate sets s.caps.ConditionalCreate to what the server
 // does with a second conditional create of the same object.
 func (s *store) probeConditionalCreate(ctx context.Context) error {
@@ -163,6 +190,9 @@ func (s *store) probeConditionalCreate(ctx context.Context) error {
 	}
 	// A random name: concurrent opens must not see each other's probe.
 	name := ProbePrefix + "conditional-create-" + hex.EncodeToString(rnd[:])
+	if s.caps.AppendOnly {
+		name = AppendOnlyProbe
+	}
 	data := []byte("lifeboat conditional create probe; safe to delete\n")
 	create := func() error {
 		return storage.PutBytes(ctx, s, name, data, storage.PutOptions{IfNotExists: true})
@@ -170,6 +200,10 @@ func (s *store) probeConditionalCreate(ctx context.Context) error {
 	err := create()
 	switch {
 	case err == nil:
+	case s.caps.AppendOnly && errors.Is(err, storage.ErrExist):
+		// An earlier open created it: the condition held.
+		s.caps.ConditionalCreate = true
+		return nil
 	case storage.IsTransient(err) || ctx.Err() != nil:
 		return fmt.Errorf("s3 open %s: probe conditional create: %w", s.where, err)
 	default:
@@ -178,7 +212,9 @@ func (s *store) probeConditionalCreate(ctx context.Context) error {
 		s.caps.ConditionalCreateUnverified = true
 		return nil
 	}
-	defer s.removeProbe(ctx, name)
+	if !s.caps.AppendOnly {
+		defer s.removeProbe(ctx, name)
+	}
 	err = create()
 	switch {
 	case errors.Is(err, storage.ErrExist):
@@ -266,7 +302,23 @@ func newStore(cfg Config) (*store, error) {
 		timeout:   timeout,
 		partSize:  partSize,
 		class:     cfg.StorageClass,
-		caps:      storage.Capabilities{Concurrency: Concurrency},
+		caps:      storage.Capabilities{Concurrency: Concurrency, AppendOnly: cfg.AppendOnly},
+	}
+	if cfg.ObjectLock != nil {
+		switch cfg.ObjectLock.Mode {
+		case storage.LockCompliance, storage.LockGovernance:
+		default:
+			return nil, fmt.Errorf("s3: object lock mode %q (want %s or %s)", cfg.ObjectLock.Mode, storage.LockCompliance, storage.LockGovernance)
+		}
+		if cfg.ObjectLock.Period <= 0 {
+			return nil, fmt.Errorf("s3: object lock period %v must be positive", cfg.ObjectLock.Period)
+		}
+		l := *cfg.ObjectLock
+		s.lock = &l
+	}
+	s.now = cfg.Now
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if prefix != "" {
 		s.keyPrefix = prefix + "/"
@@ -532,6 +584,11 @@ func (s *store) Put(ctx context.Context, name string, r io.ReadSeeker, size int6
 		// body needs no payload signature.
 		opts.DisableContentSha256 = true
 	}
+	if s.lock != nil && storage.Lockable(name) {
+		opts.Mode = minioMode(s.lock.Mode)
+		opts.RetainUntilDate = s.now().Add(s.lock.Period).UTC()
+		opts.SendContentMd5 = true // S3 requires it with a retention
+	}
 	wctx, w := s.watch(ctx)
 	defer w.stop()
 	opts.Progress = w // every chunk sent resets the no-progress timer
@@ -544,13 +601,16 @@ func (s *store) Put(ctx context.Context, name string, r io.ReadSeeker, size int6
 // Delete removes name, failing with ErrNotExist when it is missing (S3's
 // DELETE succeeds either way, so this costs a HEAD first).
 func (s *store) Delete(ctx context.Context, name string) error {
+	if s.caps.AppendOnly {
+		return fmt.Errorf("s3 delete %s: %w", name, storage.ErrAppendOnly)
+	}
 	if _, err := s.stat(ctx, "delete", name); err != nil {
 		return err
 	}
 	wctx, w := s.watch(ctx)
 	defer w.stop()
 	if err := s.client.RemoveObject(wctx, s.bucket, s.key(name), minio.RemoveObjectOptions{}); err != nil {
-		return fmt.Errorf("s3 delete %s: %w", name, s.classify(ctx, err, w, false))
+		return fmt.Errorf("s3 delete %s: %w", name, s.retainedOr(ctx, name, "", s.classify(ctx, err, w, false)))
 	}
 	return nil
 }

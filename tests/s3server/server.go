@@ -1,6 +1,7 @@
 package s3server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"lifeboat/tests/testtool"
 )
@@ -44,6 +48,29 @@ type options struct {
 	bucket    string
 	accessKey string
 	secretKey string
+	iam       bool
+	accessLog bool
+	lock      bool
+}
+
+// WithAccessLog makes the server log every request it serves (see
+// AccessLog).
+func WithAccessLog() Option {
+	return func(o *options) { o.accessLog = true }
+}
+
+// WithIAM runs the server with its internal IAM service (accounts kept in
+// a directory), so that CreateUser can add accounts besides root.
+func WithIAM() Option {
+	return func(o *options) { o.iam = true }
+}
+
+// WithObjectLock creates the bucket through the S3 API with object lock
+// enabled (x-amz-bucket-object-lock-enabled, which also enables
+// versioning) and no default retention, instead of as a bare directory,
+// which versitygw treats as a bucket without lock configuration.
+func WithObjectLock() Option {
+	return func(o *options) { o.lock = true }
 }
 
 // WithBucket names the bucket Start creates (default DefaultBucket). An empty
@@ -72,12 +99,16 @@ type Server struct {
 	t       testing.TB
 	bin     string
 	verDir  string
+	iamDir  string // "" without WithIAM
+	accLog  string // "" without WithAccessLog
 	logPath string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when cmd has exited
 	paused bool          // stopped with SIGSTOP, not yet continued
+
+	markers int // marker requests sent by Requests
 }
 
 // Start launches a versitygw server for the duration of t, with a fresh data
@@ -100,7 +131,15 @@ func Start(t testing.TB, opts ...Option) *Server {
 		verDir:    filepath.Join(dir, "versions"),
 		logPath:   filepath.Join(dir, "versitygw.log"),
 	}
-	for _, d := range []string{s.DataDir, s.verDir} {
+	if o.accessLog {
+		s.accLog = filepath.Join(dir, "access.log")
+	}
+	dirs := []string{s.DataDir, s.verDir}
+	if o.iam {
+		s.iamDir = filepath.Join(dir, "iam")
+		dirs = append(dirs, s.iamDir)
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatalf("s3server: %v", err)
 		}
@@ -123,10 +162,28 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if lastErr != nil {
 		t.Fatalf("s3server: %v\n%s", lastErr, s.LogTail())
 	}
-	if s.Bucket != "" {
+	switch {
+	case s.Bucket != "" && o.lock:
+		s.CreateLockedBucket(s.Bucket)
+	case s.Bucket != "":
 		s.CreateBucket(s.Bucket)
 	}
 	return s
+}
+
+// CreateLockedBucket creates a bucket with object lock (and so
+// versioning) enabled, through the S3 API.
+func (s *Server) CreateLockedBucket(name string) {
+	s.t.Helper()
+	c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1"})
+	if err != nil {
+		s.t.Fatalf("s3server: client: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := c.MakeBucket(ctx, name, minio.MakeBucketOptions{ObjectLocking: true}); err != nil {
+		s.t.Fatalf("s3server: create locked bucket: %v\n%s", err, s.LogTail())
+	}
 }
 
 // URL is the server's base URL, "http://127.0.0.1:port".
@@ -138,6 +195,26 @@ func (s *Server) CreateBucket(name string) {
 	s.t.Helper()
 	if err := os.Mkdir(filepath.Join(s.DataDir, name), 0o755); err != nil {
 		s.t.Fatalf("s3server: create bucket: %v", err)
+	}
+}
+
+// CreateUser adds an account with the given keys and role ("user",
+// "userplus" or "admin") through versitygw's admin API, as root. The
+// server must have been started WithIAM. Failure is fatal to the test.
+func (s *Server) CreateUser(accessKey, secretKey, role string) {
+	s.t.Helper()
+	if s.iamDir == "" {
+		s.t.Fatalf("s3server: CreateUser needs a server started WithIAM")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, "admin",
+		"--access", s.AccessKey, "--secret", s.SecretKey,
+		"--endpoint-url", s.URL(),
+		"create-user", "--access", accessKey, "--secret", secretKey, "--role", role)
+	cmd.Env = cleanEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		s.t.Fatalf("s3server: create user %s: %v\n%s", accessKey, err, out)
 	}
 }
 
@@ -170,6 +247,58 @@ func (s *Server) Pause() {
 		s.t.Fatalf("s3server: pause: %v", err)
 	}
 	s.paused = true
+	// The signal is delivered asynchronously: a thread busy in the
+	// kernel may still answer a request unless we wait for every thread
+	// to be stopped.
+	if err := waitStopped(s.cmd.Process.Pid, true); err != nil {
+		s.t.Fatalf("s3server: pause: %v", err)
+	}
+}
+
+// Bounds of waiting for a signalled process to change state.
+const (
+	stateTimeout = 5 * time.Second
+	statePoll    = 2 * time.Millisecond
+)
+
+// waitStopped waits until every thread of pid is stopped (state T in
+// /proc/PID/task/*/stat), or none is, as stopped says.
+func waitStopped(pid int, stopped bool) error {
+	deadline := time.Now().Add(stateTimeout)
+	for {
+		all, err := threadsStopped(pid, stopped)
+		if err != nil || all {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d: threads not %s after %v", pid, map[bool]string{true: "stopped", false: "running"}[stopped], stateTimeout)
+		}
+		time.Sleep(statePoll)
+	}
+}
+
+// threadsStopped reports whether every thread of pid is (stopped) or is
+// not (!stopped) in state T.
+func threadsStopped(pid int, stopped bool) (bool, error) {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return false, fmt.Errorf("process %d: no threads in /proc: %v", pid, err)
+	}
+	for _, p := range stats {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return false, nil // a thread ended; look again
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(data, ')')
+		if i < 0 || i+2 >= len(data) {
+			return false, fmt.Errorf("%s: unexpected %q", p, data)
+		}
+		if (data[i+2] == 'T') != stopped {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Resume continues a server stopped by Pause (SIGCONT); it does nothing to
@@ -196,7 +325,10 @@ func (s *Server) resumeLocked() error {
 		return nil
 	}
 	s.paused = false
-	return s.cmd.Process.Signal(syscall.SIGCONT)
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		return err
+	}
+	return waitStopped(s.cmd.Process.Pid, false)
 }
 
 // Restart starts the server again on the same port with the same data,
@@ -236,15 +368,20 @@ func (s *Server) launch() error {
 	defer logf.Close() // the child keeps its own descriptor
 	fmt.Fprintf(logf, "--- s3server: starting on %s at %s\n", s.Endpoint, time.Now().Format(time.RFC3339Nano))
 
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", s.Endpoint,
 		"--health", "/health",
 		"--quiet",
 		"--keep-alive",
-		"posix",
-		"--versioning-dir", s.verDir,
-		s.DataDir,
-	)
+	}
+	if s.iamDir != "" {
+		args = append(args, "--iam-dir", s.iamDir)
+	}
+	if s.accLog != "" {
+		args = append(args, "--access-log", s.accLog)
+	}
+	args = append(args, "posix", "--versioning-dir", s.verDir, s.DataDir)
+	cmd := exec.Command(s.bin, args...)
 	cmd.Env = append(cleanEnv(),
 		"ROOT_ACCESS_KEY_ID="+s.AccessKey,
 		"ROOT_SECRET_ACCESS_KEY="+s.SecretKey,
@@ -399,4 +536,86 @@ func findOrInstall() (string, error) {
 // install runs scripts/install-versitygw.sh.
 func install() (string, error) {
 	return testtool.Install("install-versitygw.sh", "versitygw", testtool.IsExecutable)
+}
+
+// Request is one request in the server's access log.
+type Request struct {
+	// Requester is the access key that signed it ("-": anonymous).
+	Requester string
+	// Operation is the S3 action, for example "s3_PutObject" or
+	// "s3_DeleteObject".
+	Operation string
+	// Key is the object key ("-" for bucket requests).
+	Key string
+	// Status is the HTTP status answered.
+	Status int
+}
+
+// Bounds on waiting for the access log to catch up (Requests).
+const (
+	logWait = 10 * time.Second
+	logPoll = 20 * time.Millisecond
+)
+
+// Requests returns every request the server has logged, in order (the
+// server must have been started WithAccessLog). The server logs a request
+// once it has answered it, so Requests first sends a marker request of its
+// own and waits (bounded) until the log holds it: every request answered
+// before the call is then in the log. The markers (anonymous requests for
+// keys under "s3server-marker-") are left out. Failure is fatal to the
+// test.
+func (s *Server) Requests() []Request {
+	s.t.Helper()
+	if s.accLog == "" {
+		s.t.Fatalf("s3server: Requests needs a server started WithAccessLog")
+	}
+	s.markers++
+	marker := fmt.Sprintf("s3server-marker-%d", s.markers)
+	resp, err := http.Get(s.URL() + "/" + s.Bucket + "/" + marker)
+	if err != nil {
+		s.t.Fatalf("s3server: marker request: %v", err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(logWait)
+	for {
+		data, err := os.ReadFile(s.accLog)
+		if err != nil {
+			s.t.Fatalf("s3server: access log: %v", err)
+		}
+		var out []Request
+		seen := false
+		for _, line := range strings.Split(string(data), "\n") {
+			r, ok := parseLogLine(line)
+			if !ok {
+				continue
+			}
+			if strings.HasPrefix(r.Key, "s3server-marker-") {
+				seen = seen || r.Key == marker
+				continue
+			}
+			out = append(out, r)
+		}
+		if seen {
+			return out
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("s3server: marker request not logged within %v", logWait)
+		}
+		time.Sleep(logPoll)
+	}
+}
+
+// parseLogLine parses one access log line: bucket owner, bucket, time (two
+// fields), remote address, requester, request ID, operation, key, request
+// URI, status, then more.
+func parseLogLine(line string) (Request, bool) {
+	f := strings.Fields(line)
+	if len(f) < 11 || !strings.HasPrefix(f[2], "[") {
+		return Request{}, false
+	}
+	status, err := strconv.Atoi(f[10])
+	if err != nil {
+		return Request{}, false
+	}
+	return Request{Requester: f[5], Operation: f[7], Key: f[8], Status: status}, true
 }

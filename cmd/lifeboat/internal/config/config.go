@@ -6,10 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // retention_zone names load on machines without a zone database
 
 	"github.com/goccy/go-yaml"
+
+	"lifeboat/engine/retention"
 )
 
 // DefaultFile is the configuration file used when neither --config nor
@@ -105,6 +109,29 @@ type Repository struct {
 	// PackSize is the target pack file size (0 = the engine's default);
 	// used when the repository is created. MinPackSize..MaxPackSize.
 	PackSize Size `yaml:"pack_size,omitempty"`
+	// AppendOnly says that this host's credentials may not delete: its
+	// backups issue no deletes at all, and the commands left to a host
+	// that may delete (init, sync, key remove, and any that prune) are
+	// refused. See
+	// Config.AppendOnly.
+	AppendOnly bool `yaml:"append_only,omitempty"`
+	// RetentionZone is the IANA time zone of the retention policies'
+	// calendar (days, weeks, months); "" means UTC.
+	RetentionZone string `yaml:"retention_zone,omitempty"`
+}
+
+// Zone returns the retention zone loaded: time.UTC for "", and time.UTC
+// too for a zone that does not load (validation reports that as an error,
+// so a validated Config never has one).
+func (r *Repository) Zone() *time.Location {
+	if r.RetentionZone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(r.RetentionZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // Region is one storage location of the repository. Exactly the fields of
@@ -122,6 +149,10 @@ type Region struct {
 	Path string
 	// S3 holds the settings of an s3 region (nil for other types).
 	S3 *S3
+	// AppendOnly says that this host may not delete in the region (its
+	// credentials are denied deletes); it makes the host append-only
+	// (Config.AppendOnly).
+	AppendOnly bool
 }
 
 // S3 holds the settings of an s3 region.
@@ -167,39 +198,63 @@ type S3 struct {
 	// such a region is refused by init and by every job that takes the
 	// lock.
 	UnsafeNoConditionalCreate bool
+	// ObjectLock, when not nil, writes every content object of the region
+	// with its own S3 object lock retention (nil: no object lock).
+	ObjectLock *ObjectLock
+}
+
+// Object lock modes accepted by object_lock.mode.
+const (
+	LockCompliance = "compliance"
+	LockGovernance = "governance"
+)
+
+// ObjectLock is a region's object_lock setting: every content object is
+// retained in Mode until its write time plus Period, and lifeboat lock
+// extend pushes what the kept snapshots need to now plus Period. The
+// bucket must have object lock and versioning enabled.
+type ObjectLock struct {
+	// Mode is LockCompliance or LockGovernance (required).
+	Mode string `yaml:"mode"`
+	// Period is the retention given at each write and extension
+	// (required, positive).
+	Period Duration `yaml:"period"`
 }
 
 // rawRegion is the flat on-disk form of a Region.
 type rawRegion struct {
-	Name            string   `yaml:"name"`
-	Type            string   `yaml:"type"`
-	Priority        int      `yaml:"priority"`
-	Path            string   `yaml:"path,omitempty"`
-	Endpoint        string   `yaml:"endpoint,omitempty"`
-	Bucket          string   `yaml:"bucket,omitempty"`
-	Prefix          string   `yaml:"prefix,omitempty"`
-	Region          string   `yaml:"region,omitempty"`
-	Insecure        bool     `yaml:"insecure,omitempty"`
-	PathStyle       *bool    `yaml:"path_style,omitempty"`
-	StorageClass    string   `yaml:"storage_class,omitempty"`
-	AccessKeyEnv    string   `yaml:"access_key_env,omitempty"`
-	SecretKeyEnv    string   `yaml:"secret_key_env,omitempty"`
-	CredentialsFile string   `yaml:"credentials_file,omitempty"`
-	AccessKey       string   `yaml:"access_key,omitempty"`
-	SecretKey       string   `yaml:"secret_key,omitempty"`
-	Timeout         Duration `yaml:"timeout,omitempty"`
-	OpenTimeout     Duration `yaml:"open_timeout,omitempty"`
-	UnsafeNoCC      bool     `yaml:"unsafe_no_conditional_create,omitempty"`
+	Name            string      `yaml:"name"`
+	Type            string      `yaml:"type"`
+	Priority        int         `yaml:"priority"`
+	Path            string      `yaml:"path,omitempty"`
+	Endpoint        string      `yaml:"endpoint,omitempty"`
+	Bucket          string      `yaml:"bucket,omitempty"`
+	Prefix          string      `yaml:"prefix,omitempty"`
+	Region          string      `yaml:"region,omitempty"`
+	Insecure        bool        `yaml:"insecure,omitempty"`
+	PathStyle       *bool       `yaml:"path_style,omitempty"`
+	StorageClass    string      `yaml:"storage_class,omitempty"`
+	AccessKeyEnv    string      `yaml:"access_key_env,omitempty"`
+	SecretKeyEnv    string      `yaml:"secret_key_env,omitempty"`
+	CredentialsFile string      `yaml:"credentials_file,omitempty"`
+	AccessKey       string      `yaml:"access_key,omitempty"`
+	SecretKey       string      `yaml:"secret_key,omitempty"`
+	Timeout         Duration    `yaml:"timeout,omitempty"`
+	OpenTimeout     Duration    `yaml:"open_timeout,omitempty"`
+	UnsafeNoCC      bool        `yaml:"unsafe_no_conditional_create,omitempty"`
+	ObjectLock      *ObjectLock `yaml:"object_lock,omitempty"`
+	AppendOnly      bool        `yaml:"append_only,omitempty"`
 }
 
 // regionKeys lists the keys each region type accepts besides commonKeys.
 var (
-	commonRegionKeys = []string{"name", "type", "priority"}
+	commonRegionKeys = []string{"name", "type", "priority", "append_only"}
 	regionKeys       = map[string][]string{
 		TypeLocal: {"path"},
 		TypeS3: {"endpoint", "bucket", "prefix", "region", "insecure", "path_style",
 			"storage_class", "access_key_env", "secret_key_env", "credentials_file",
-			"access_key", "secret_key", "timeout", "open_timeout", "unsafe_no_conditional_create"},
+			"access_key", "secret_key", "timeout", "open_timeout", "unsafe_no_conditional_create",
+			"object_lock"},
 	}
 )
 
@@ -209,7 +264,7 @@ func (r *Region) UnmarshalYAML(unmarshal func(any) error) error {
 	if err := unmarshal(&raw); err != nil {
 		return err
 	}
-	*r = Region{Name: raw.Name, Type: raw.Type, Priority: raw.Priority, Path: raw.Path}
+	*r = Region{Name: raw.Name, Type: raw.Type, Priority: raw.Priority, Path: raw.Path, AppendOnly: raw.AppendOnly}
 	if raw.Type == TypeS3 {
 		r.Path = ""
 		r.S3 = &S3{
@@ -218,6 +273,7 @@ func (r *Region) UnmarshalYAML(unmarshal func(any) error) error {
 			AccessKeyEnv: raw.AccessKeyEnv, SecretKeyEnv: raw.SecretKeyEnv,
 			CredentialsFile: raw.CredentialsFile, AccessKey: raw.AccessKey, SecretKey: raw.SecretKey,
 			Timeout: raw.Timeout, OpenTimeout: raw.OpenTimeout, UnsafeNoConditionalCreate: raw.UnsafeNoCC,
+			ObjectLock: raw.ObjectLock,
 		}
 	}
 	return nil
@@ -225,13 +281,14 @@ func (r *Region) UnmarshalYAML(unmarshal func(any) error) error {
 
 // MarshalYAML encodes the region in its flat YAML form.
 func (r Region) MarshalYAML() (any, error) {
-	raw := rawRegion{Name: r.Name, Type: r.Type, Priority: r.Priority, Path: r.Path}
+	raw := rawRegion{Name: r.Name, Type: r.Type, Priority: r.Priority, Path: r.Path, AppendOnly: r.AppendOnly}
 	if s := r.S3; s != nil {
 		raw.Endpoint, raw.Bucket, raw.Prefix, raw.Region = s.Endpoint, s.Bucket, s.Prefix, s.Region
 		raw.Insecure, raw.PathStyle, raw.StorageClass = s.Insecure, s.PathStyle, s.StorageClass
 		raw.AccessKeyEnv, raw.SecretKeyEnv, raw.CredentialsFile = s.AccessKeyEnv, s.SecretKeyEnv, s.CredentialsFile
 		raw.AccessKey, raw.SecretKey, raw.Timeout = s.AccessKey, s.SecretKey, s.Timeout
 		raw.OpenTimeout, raw.UnsafeNoCC = s.OpenTimeout, s.UnsafeNoConditionalCreate
+		raw.ObjectLock = s.ObjectLock
 	}
 	return raw, nil
 }
@@ -255,6 +312,81 @@ type Source struct {
 	// Schedule is a cron spec ("" = not scheduled); the scheduler
 	// validates its syntax.
 	Schedule string `yaml:"schedule,omitempty"`
+	// Keep is the source's retention policy (nil = none): the daemon
+	// forgets the snapshots it does not keep after each backup, and
+	// lifeboat forget --source applies it.
+	Keep *Keep `yaml:"keep,omitempty"`
+}
+
+// Keep is a retention policy in the vocabulary of lifeboat forget's
+// --keep-* flags (engine/retention defines what each rule keeps). Counts
+// are at least 1; durations are retention durations ("30d", "1y6m");
+// each Tags entry is a comma-separated tag list. At least one rule must be
+// set: an empty policy would remove everything.
+type Keep struct {
+	Last    int `yaml:"last,omitempty"`
+	Hourly  int `yaml:"hourly,omitempty"`
+	Daily   int `yaml:"daily,omitempty"`
+	Weekly  int `yaml:"weekly,omitempty"`
+	Monthly int `yaml:"monthly,omitempty"`
+	Yearly  int `yaml:"yearly,omitempty"`
+
+	Within        string `yaml:"within,omitempty"`
+	WithinHourly  string `yaml:"within_hourly,omitempty"`
+	WithinDaily   string `yaml:"within_daily,omitempty"`
+	WithinWeekly  string `yaml:"within_weekly,omitempty"`
+	WithinMonthly string `yaml:"within_monthly,omitempty"`
+	WithinYearly  string `yaml:"within_yearly,omitempty"`
+
+	Tags []string `yaml:"tags,omitempty"`
+}
+
+// keepField is one rule of a Keep: its YAML key, the retention rule kind
+// and its value as a rule parameter ("" when unset).
+type keepField struct {
+	key  string
+	kind string
+	arg  string
+}
+
+func (k *Keep) fields() []keepField {
+	n := func(v int) string {
+		if v == 0 {
+			return ""
+		}
+		return strconv.Itoa(v)
+	}
+	f := []keepField{
+		{"last", "last", n(k.Last)}, {"hourly", "hourly", n(k.Hourly)}, {"daily", "daily", n(k.Daily)},
+		{"weekly", "weekly", n(k.Weekly)}, {"monthly", "monthly", n(k.Monthly)}, {"yearly", "yearly", n(k.Yearly)},
+		{"within", "within", k.Within}, {"within_hourly", "within-hourly", k.WithinHourly},
+		{"within_daily", "within-daily", k.WithinDaily}, {"within_weekly", "within-weekly", k.WithinWeekly},
+		{"within_monthly", "within-monthly", k.WithinMonthly}, {"within_yearly", "within-yearly", k.WithinYearly},
+	}
+	for i, t := range k.Tags {
+		f = append(f, keepField{fmt.Sprintf("tags[%d]", i), "tag", t})
+	}
+	return f
+}
+
+// Rules returns the policy's rules. It fails only for a Keep that did not
+// come out of a validated Config.
+func (k *Keep) Rules() ([]retention.Rule, error) {
+	var rules []retention.Rule
+	for _, f := range k.fields() {
+		if f.arg == "" {
+			continue
+		}
+		r, err := retention.ParseRule(f.kind + " " + f.arg)
+		if err != nil {
+			return nil, fmt.Errorf("keep.%s: %w", f.key, err)
+		}
+		rules = append(rules, r)
+	}
+	if len(rules) == 0 {
+		return nil, retention.ErrEmptyPolicy
+	}
+	return rules, nil
 }
 
 // Drill is a scheduled restore test.
@@ -330,6 +462,22 @@ type Webhook struct {
 	// Retries is how often a failed delivery is retried
 	// (0..MaxWebhookRetries, default DefaultWebhookRetries).
 	Retries int `yaml:"retries"`
+}
+
+// AppendOnly reports whether this host is append-only: repository
+// append_only, or append_only on any region (deleting in some regions
+// only would not make the commands that delete work). Such a host backs
+// up, restores and checks, but issues no deletes.
+func (c *Config) AppendOnly() bool {
+	if c.Repository.AppendOnly {
+		return true
+	}
+	for _, r := range c.Regions {
+		if r.AppendOnly {
+			return true
+		}
+	}
+	return false
 }
 
 // Region returns the region called name, or nil.

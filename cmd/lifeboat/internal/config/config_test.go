@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeHome makes "~" expand to /home/tester.
@@ -75,6 +77,17 @@ func TestParseMalformed(t *testing.T) {
 		{"source empty schedule", hdr + "sources:\n  - name: s\n    paths: [/a]\n    schedule: \"\"\n", 13, "sources[0].schedule", "must not be empty"},
 		{"source bad exclude", hdr + "sources:\n  - name: s\n    paths: [/a]\n    exclude: [\"[x\"]\n", 13, "sources[0].exclude[0]", "invalid pattern"},
 		{"source bad tag", hdr + "sources:\n  - name: s\n    paths: [/a]\n    tags:\n      - ok\n      - \"a b\"\n", 15, "sources[0].tags[1]", "invalid tag"},
+		{"keep empty mapping", hdr + "sources:\n  - name: s\n    paths: [/a]\n    keep: {}\n", 13, "sources[0].keep", "an empty policy would remove everything"},
+		{"keep null", hdr + "sources:\n  - name: s\n    paths: [/a]\n    keep:\n", 13, "sources[0].keep", "an empty policy would remove everything"},
+		{"keep bad duration", hdr + "sources:\n  - name: s\n    paths: [/a]\n    keep:\n      last: 2\n      within: 30x\n", 15, "sources[0].keep.within", "unknown unit"},
+		{"keep zero count", hdr + "sources:\n  - name: s\n    paths: [/a]\n    keep:\n      last: 0\n", 14, "sources[0].keep.last", "must not be zero"},
+		{"keep negative count", hdr + "sources:\n  - name: s\n    paths: [/a]\n    keep:\n      daily: -3\n", 14, "sources[0].keep.daily", "invalid"},
+		{"keep duplicate key", hdr + "sources:\n  - name: s\n    paths: [/a]\n    keep:\n      last: 2\n      last: 3\n", 15, "sources[0].keep.last", "duplicate key"},
+		{"keep unknown key", hdr + "sources:\n  - name: s\n    paths: [/a]\n    keep:\n      lats: 2\n", 14, "sources[0].keep.lats", `unknown field "lats"`},
+		{"keep empty tag list", hdr + "sources:\n  - name: s\n    paths: [/a]\n    keep:\n      tags: [\"\"]\n", 14, "sources[0].keep.tags[0]", "must not be empty"},
+		{"retention zone unknown", hdr + "repository:\n  retention_zone: Mars/Olympus\n", 11, "repository.retention_zone", `unknown time zone "Mars/Olympus"`},
+		{"retention zone local", hdr + "repository:\n  retention_zone: Local\n", 11, "repository.retention_zone", "not an IANA time zone name"},
+		{"retention zone empty", hdr + "repository:\n  retention_zone: \"\"\n", 11, "repository.retention_zone", "must not be empty"},
 		{"duplicate source", hdr + "sources:\n  - {name: s, paths: [/a]}\n  - {name: s, paths: [/b]}\n", 12, "sources[1].name", "duplicate source name"},
 		{"drill unknown source", hdr + "drills:\n  - name: d\n    source: nope\n", 12, "drills[0].source", `unknown source "nope"`},
 		{"drill unknown region", hdr + "drills:\n  - name: d\n    lose: [home, mars]\n", 12, "drills[0].lose[1]", `unknown region "mars"`},
@@ -85,6 +98,9 @@ func TestParseMalformed(t *testing.T) {
 		{"drill bad rto", hdr + "drills:\n  - name: d\n    rto: 7x\n", 12, "drills[0].rto", "invalid duration"},
 		{"drill negative rpo", hdr + "drills:\n  - name: d\n    rpo: -1h\n", 12, "drills[0].rpo", "unsigned"},
 		{"sync without schedule", hdr + "jobs:\n  sync: {}\n", 11, "jobs.sync.schedule", "required"},
+		{"keep on an append-only host", hdr + "repository:\n  append_only: true\nsources:\n  - name: s\n    paths: [/a]\n    keep: {last: 2}\n", 15, "sources[0].keep", "append-only"},
+		{"sync on an append-only host", hdr + "repository:\n  append_only: true\njobs:\n  sync: {schedule: \"@daily\"}\n", 13, "jobs.sync", "append-only"},
+		{"append_only not bool", hdr + "    append_only: maybe\n", 10, "regions[1].append_only", "expected a boolean"},
 		{"bad read_data_subset", hdr + "jobs:\n  check:\n    schedule: \"@daily\"\n    read_data_subset: lots\n", 13, "jobs.check.read_data_subset", "invalid percentage"},
 		{"bad listen", hdr + "daemon:\n  listen: \"9464\"\n", 11, "daemon.listen", "want host:port"},
 		{"bad log format", hdr + "daemon:\n  log_format: xml\n", 11, "daemon.log_format", `unknown log format "xml"`},
@@ -469,6 +485,9 @@ func TestExampleFile(t *testing.T) {
 	if d := cfg.Drill("weekly"); d == nil || d.Sample != 10 || d.RPO != Duration(26*3600e9) {
 		t.Errorf("drill weekly = %+v", d)
 	}
+	if k := cfg.Source("home").Keep; k == nil || k.Last != 3 || k.Monthly != 12 || cfg.Repository.Zone().String() != "Europe/Berlin" {
+		t.Errorf("source home keep = %+v, zone %v", k, cfg.Repository.Zone())
+	}
 	if cfg.Source("home") == nil || cfg.Source("nope") != nil || cfg.Drill("nope") != nil {
 		t.Error("Source/Drill lookup wrong")
 	}
@@ -641,5 +660,35 @@ func TestMarshalQuoting(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, cfg) {
 		t.Fatalf("round trip mismatch\n got %s\nwant %s\n%s", dump(got), dump(cfg), out)
+	}
+}
+
+// TestKeepAndZone: a source's keep: becomes retention rules in kind
+// order, and repository.retention_zone loads (UTC when left out).
+func TestKeepAndZone(t *testing.T) {
+	yaml := hdr + "repository:\n  retention_zone: Europe/Berlin\nsources:\n  - name: s\n    paths: [/a]\n    keep:\n      last: 2\n      daily: 7\n      within_daily: 30d\n      tags: [\"keep,gold\"]\n  - name: t\n    paths: [/b]\n"
+	cfg, err := Parse("lifeboat.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z := cfg.Repository.Zone().String(); z != "Europe/Berlin" {
+		t.Errorf("zone %q, want Europe/Berlin", z)
+	}
+	rules, err := cfg.Source("s").Keep.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rules {
+		got = append(got, r.String())
+	}
+	if want := []string{"last 2", "daily 7", "within-daily 30d", "tag gold,keep"}; !slices.Equal(got, want) {
+		t.Errorf("rules %q, want %q", got, want)
+	}
+	if k := cfg.Source("t").Keep; k != nil {
+		t.Errorf("source without keep: has %+v", k)
+	}
+	if z := LocalRepo("/x").Repository.Zone(); z != time.UTC {
+		t.Errorf("default zone %v, want UTC", z)
 	}
 }

@@ -5,7 +5,8 @@
 // Its one job is to describe configuration: it decodes the YAML strictly
 // (unknown keys are errors), applies defaults, resolves paths and checks
 // every rule it can check without touching storage. It opens no storage and
-// imports no other lifeboat package; the CLI turns a Config into backends and
+// imports no other lifeboat package but the pure engine/retention (to check
+// a source's keep: rules as forget reads them); the CLI turns a Config into backends and
 // applies command-line flags and environment variables on top of it.
 //
 // Every problem is reported as an *Error that names the file, the line and

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"lifeboat/engine/retention"
 )
 
 // validator checks a decoded Config, fills in defaults and resolves paths,
@@ -234,6 +237,7 @@ func (v *validator) s3(f string, s *S3) {
 	} else {
 		s.OpenTimeout = DefaultS3OpenTimeout
 	}
+	v.objectLock(f+".object_lock", s)
 
 	// Credentials: at most one source, pairs complete.
 	var groups []string
@@ -266,6 +270,29 @@ func (v *validator) s3(f string, s *S3) {
 			field = f + ".secret_key"
 		}
 		v.errorf(field, "only one of access_key_env/secret_key_env, credentials_file or access_key/secret_key may be set")
+	}
+}
+
+// objectLock validates an s3 region's object_lock.
+func (v *validator) objectLock(f string, s *S3) {
+	if e, ok := v.idx.entries[f]; ok && e.null {
+		v.errorf(f, "expected a mapping (mode, period), got null")
+		return
+	}
+	ol := s.ObjectLock
+	if ol == nil {
+		return
+	}
+	switch m := strings.ToLower(ol.Mode); m {
+	case LockCompliance, LockGovernance:
+		ol.Mode = m
+	case "":
+		v.errorf(f+".mode", "required (compliance or governance)")
+	default:
+		v.errorf(f+".mode", "unknown object lock mode %q (want compliance or governance)", ol.Mode)
+	}
+	if ol.Period <= 0 {
+		v.errorf(f+".period", "required, a positive duration (e.g. 14d)")
 	}
 }
 
@@ -380,6 +407,17 @@ func (v *validator) repository() {
 	if v.idx.has("repository.pack_size") && (r.PackSize < MinPackSize || r.PackSize > MaxPackSize) {
 		v.errorf("repository.pack_size", "%s is out of range %s..%s", r.PackSize, MinPackSize, MaxPackSize)
 	}
+	switch z := r.RetentionZone; {
+	case z == "" && v.idx.present("repository.retention_zone"):
+		v.errorf("repository.retention_zone", "must not be empty (leave it out for UTC)")
+	case z == "":
+	case z == "Local" || strings.HasPrefix(z, "/") || strings.Contains(z, ".."):
+		v.errorf("repository.retention_zone", "%q is not an IANA time zone name (such as Europe/Berlin)", z)
+	default:
+		if _, err := time.LoadLocation(z); err != nil {
+			v.errorf("repository.retention_zone", "unknown time zone %q (want an IANA name such as Europe/Berlin)", z)
+		}
+	}
 }
 
 func (v *validator) sources() {
@@ -418,6 +456,39 @@ func (v *validator) sources() {
 			v.errorf(f+".host", "invalid host name %q", s.Host)
 		}
 		v.schedule(f+".schedule", s.Schedule)
+		v.keep(f+".keep", s.Keep)
+		if s.Keep != nil && v.cfg.AppendOnly() {
+			v.errorf(f+".keep", "not on an append-only host (append_only): forget is the job of a host whose credentials may delete")
+		}
+	}
+}
+
+// keep checks a source's retention policy: every rule valid, at least one.
+func (v *validator) keep(f string, k *Keep) {
+	if !v.idx.has(f) {
+		if v.idx.present(f) {
+			v.errorf(f, "must not be empty: an empty policy would remove everything (set last, daily, within, ...)")
+		}
+		return
+	}
+	rules, errs := 0, len(v.errs)
+	for _, kf := range k.fields() {
+		if kf.arg == "" {
+			if strings.HasPrefix(kf.key, "tags[") {
+				v.errorf(f+"."+kf.key, "must not be empty")
+			} else if v.idx.present(f + "." + kf.key) {
+				v.errorf(f+"."+kf.key, "must not be zero or empty (leave it out instead)")
+			}
+			continue
+		}
+		if _, err := retention.ParseRule(kf.kind + " " + kf.arg); err != nil {
+			v.errorf(f+"."+kf.key, "%v", err)
+			continue
+		}
+		rules++
+	}
+	if rules == 0 && len(v.errs) == errs {
+		v.errorf(f, "no rule set: an empty policy would remove everything (set last, daily, within, ...)")
 	}
 }
 
@@ -479,6 +550,9 @@ func (v *validator) jobs() {
 	j := &v.cfg.Jobs
 	if j.Sync != nil {
 		v.requiredSchedule("jobs.sync.schedule", j.Sync.Schedule)
+		if v.cfg.AppendOnly() {
+			v.errorf("jobs.sync", "not on an append-only host (append_only): sync is the job of a host whose credentials may delete")
+		}
 	}
 	if j.Check != nil {
 		v.requiredSchedule("jobs.check.schedule", j.Check.Schedule)

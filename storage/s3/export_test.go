@@ -1,0 +1,4 @@
+package s3
+
+// ParseRetention exposes parseRetention to the external tests.
+var ParseRetention = parseRetention
