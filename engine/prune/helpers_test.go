@@ -96,6 +96,7 @@ type crashBudget struct {
 	mu   sync.Mutex
 	left int // < 0: unlimited
 	hit  bool
+	gate *gate // nil: none
 }
 
 func (b *crashBudget) take() bool {
@@ -120,7 +121,42 @@ type crashing struct {
 	b *crashBudget
 }
 
+// gate holds the Puts of names under prefix (every region) whose context
+// carries gatedKey, from the first one on until release is closed: a
+// writer suspended mid-way.
+type gate struct {
+	prefix  string
+	once    sync.Once
+	hit     chan struct{}
+	release chan struct{}
+}
+
+func newGate(prefix string) *gate {
+	return &gate{prefix: prefix, hit: make(chan struct{}), release: make(chan struct{})}
+}
+
+// gatedKey marks the context of the writer a gate holds.
+type gatedKey struct{}
+
+func (b *crashBudget) wait(ctx context.Context, name string) {
+	if ctx.Value(gatedKey{}) == nil {
+		return
+	}
+	b.mu.Lock()
+	g := b.gate
+	b.mu.Unlock()
+	if g == nil || !strings.HasPrefix(name, g.prefix) {
+		return
+	}
+	g.once.Do(func() { close(g.hit) })
+	select {
+	case <-g.release:
+	case <-time.After(time.Minute): // bounded: a test that forgot to release
+	}
+}
+
 func (c *crashing) Put(ctx context.Context, name string, r io.ReadSeeker, size int64, opt storage.PutOptions) error {
+	c.b.wait(ctx, name)
 	if !c.b.take() {
 		return errCrashed
 	}

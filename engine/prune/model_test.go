@@ -9,19 +9,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"lifeboat/engine/backup"
 	"lifeboat/engine/format"
+	"lifeboat/engine/repo"
 	"lifeboat/engine/syncer"
 	"lifeboat/storage"
 	"lifeboat/storage/fault"
 )
 
 const (
-	modelSeeds = 16
-	modelSteps = 50
+	modelSeeds = 40
+	modelSteps = 60
 )
 
 // smallTree writes a few files whose contents come from a small pool, so
@@ -111,6 +113,78 @@ func runModel(t *testing.T, seed uint64) {
 			}
 			f.sources[res.ID] = dir
 			live = append(live, res.ID)
+		case k < 36:
+			// A backup that started before a prune run and is suspended
+			// while it uploads (before its last check of gc/): one or two
+			// prune runs happen meanwhile, the clock perhaps past a grace.
+			dir := filepath.Join(t.TempDir(), "src")
+			smallTree(t, rng, dir)
+			var cmu sync.Mutex
+			bnow := f.clock
+			br, err := repo.Open(ctx, f.newSet(), f.id, repo.Options{Now: func() time.Time { cmu.Lock(); defer cmu.Unlock(); return bnow }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newGate(format.DataPrefix)
+			budget.mu.Lock()
+			budget.gate = g
+			budget.mu.Unlock()
+			type out struct {
+				res *backup.Result
+				err error
+			}
+			done := make(chan out, 1)
+			go func() {
+				gctx := context.WithValue(ctx, gatedKey{}, true)
+				if err := br.LoadIndex(gctx); err != nil {
+					done <- out{nil, err}
+					return
+				}
+				res, err := backup.Run(gctx, br, backup.Options{Paths: []string{dir}, Host: "h"})
+				done <- out{res, err}
+			}()
+			var o1 out
+			finished := false
+			select {
+			case <-g.hit:
+			case o1 = <-done:
+				finished = true
+			case <-time.After(time.Minute):
+				t.Fatalf("seed %d step %d: backup neither uploaded nor finished", seed, step)
+			}
+			what = "overlap:"
+			for i := range 1 + rng.IntN(2) {
+				if i > 0 || rng.IntN(2) == 0 {
+					cmu.Lock()
+					f.clock = f.clock.Add(time.Duration(rng.IntN(100)) * time.Minute)
+					bnow = f.clock
+					cmu.Unlock()
+				}
+				res, err := f.run(o())
+				if err != nil && down == nil {
+					t.Fatalf("seed %d step %d: prune during a backup: %v", seed, step, err)
+				}
+				if res != nil {
+					what += " " + string(res.Action)
+				}
+			}
+			budget.mu.Lock()
+			budget.gate = nil
+			budget.mu.Unlock()
+			close(g.release)
+			if !finished {
+				o1 = <-done
+			}
+			switch {
+			case o1.err == nil:
+				f.sources[o1.res.ID] = dir
+				live = append(live, o1.res.ID)
+				what += " committed"
+			case errors.Is(o1.err, backup.ErrSwept):
+				what += " refused"
+			default:
+				t.Fatalf("seed %d step %d: suspended backup: %v", seed, step, o1.err)
+			}
 		case k < 42 && len(live) > 0:
 			i := rng.IntN(len(live))
 			what = "forget " + live[i].Short()
