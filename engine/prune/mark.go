@@ -88,6 +88,18 @@ func beUint64(b []byte) uint64 {
 	return v
 }
 
+// count sets the pack's total and used stored bytes: every entry counts,
+// so a blob stored twice is used twice.
+func (p *packEntry) count(used map[format.ID]struct{}) {
+	p.total, p.used = 0, 0
+	for _, b := range p.ip.Blobs {
+		p.total += int64(b.Length)
+		if _, ok := used[b.ID]; ok {
+			p.used += int64(b.Length)
+		}
+	}
+}
+
 // indexUnion merges the index objects: every pack once, every blob entry
 // of it once (a blob stored twice in one pack is two entries: both count).
 func indexUnion(objs []repo.IndexObject) map[format.ID]*packEntry {
@@ -157,12 +169,7 @@ func plan(ctx context.Context, r *repo.Repository, opts *Options, res *Result) (
 			st.plan.Unindexed++
 			continue
 		}
-		for _, b := range p.ip.Blobs {
-			p.total += int64(b.Length)
-			if _, ok := used[b.ID]; ok {
-				p.used += int64(b.Length)
-			}
-		}
+		p.count(used)
 		ps := PackStat{ID: pid, Size: p.ip.Size, Used: p.used, Total: p.total, Regions: packWhere[pid]}
 		switch {
 		case packMod[pid].IsZero() || packMod[pid].After(cutoff): // no time reported: young

@@ -204,16 +204,13 @@ func TestDuplicateBlobInOnePack(t *testing.T) {
 	if p == nil || len(p.ip.Blobs) != 3 {
 		t.Fatalf("union: %+v", p)
 	}
-	used := map[format.ID]struct{}{blob: {}}
-	var u, total int64
-	for _, b := range p.ip.Blobs {
-		total += int64(b.Length)
-		if _, ok := used[b.ID]; ok {
-			u += int64(b.Length)
-		}
+	p.count(map[format.ID]struct{}{blob: {}})
+	if p.used != 200 || p.total != 300 {
+		t.Fatalf("used %d of %d, want 200 of 300", p.used, p.total)
 	}
-	if u != 200 || total != 300 {
-		t.Fatalf("used %d of %d, want 200 of 300", u, total)
+	p.count(map[format.ID]struct{}{other: {}})
+	if p.used != 100 {
+		t.Fatalf("used %d, want 100", p.used)
 	}
 }
 
