@@ -177,6 +177,7 @@ compressed (zstd) and encrypted (age), and stored in one or more regions
 		a.migrateCommand(),
 		a.forgetCommand(),
 		a.lockCommand(),
+		a.pruneCommand(),
 	)
 	usageArgs(root)
 	return root

@@ -80,7 +80,18 @@ func (r *Repository) FindOrphans(ctx context.Context) ([]PackInfo, error) {
 	}
 	r.idx.mu.RUnlock()
 	slices.SortFunc(orphans, func(a, b PackInfo) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	return orphans, nil
+	// A pack prune swept is tombstoned before its index entries go and
+	// may outlive them where its deletion is pending: never adopt it.
+	if orphans, err = r.dropBuriedPacks(ctx, orphans); err != nil || len(orphans) == 0 {
+		return orphans, err
+	}
+	// Nor a pack an outstanding prune condemned: its index objects may be
+	// gone (tombstoned) before the pack's tombstone is written.
+	condemned, err := r.OutstandingCondemned(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find orphan packs: %w", err)
+	}
+	return slices.DeleteFunc(orphans, func(p PackInfo) bool { return condemned[p.ID] }), nil
 }
 
 // VerifyPack downloads a whole pack (from any region holding a good copy)

@@ -26,6 +26,15 @@
 //     region (the write quorum at least), then delete; listings and Open
 //     ignore every object an authenticated tombstone buries, wherever it is
 //     still stored, and ignore tombstones that do not authenticate;
+//     LoadIndex never loads a buried index object (prune swept it where a
+//     region still holds it), and FindOrphans never adopts a buried pack
+//     or one the newest, unfinished GC record condemns;
+//   - for prune (engine/prune) it reads index objects one by one
+//     (ReadIndexObjects), copies live blobs into new packs (CopyBlobs),
+//     writes consolidated index objects, GC records (conditional create of
+//     gc/<generation>) and tombstones without deleting (PutTombstones),
+//     tells the storage's time by a probe write (StorageTime) and evicts
+//     deleted objects from the local cache (Evict).
 //   - GC records (gc.go) are written once per generation (a conditional
 //     create) and read from every region; a session that condemned packs
 //     (CondemnPacks) never deduplicates against a blob whose only indexed

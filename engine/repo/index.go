@@ -180,6 +180,11 @@ func (r *Repository) loadIndexOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// An index object prune swept (tombstoned) but a region still holds
+	// names packs that may be gone: never load it.
+	if ids, err = r.dropBuried(ctx, format.IndexPrefix, format.IndexName, ids); err != nil {
+		return err
+	}
 	var todo []format.ID
 	r.idx.mu.RLock()
 	for _, id := range ids {
