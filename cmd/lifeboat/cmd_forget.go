@@ -11,6 +11,7 @@ import (
 
 	"lifeboat/cmd/lifeboat/internal/config"
 	"lifeboat/engine/format"
+	"lifeboat/engine/prune"
 	"lifeboat/engine/repo"
 	"lifeboat/engine/retention"
 	"lifeboat/storage"
@@ -123,6 +124,7 @@ func (k *keepFlags) rules() ([]retention.Rule, error) {
 func (a *app) forgetCommand() *cobra.Command {
 	var o struct {
 		dryRun   bool
+		prune    bool
 		lockWait time.Duration
 		keep     keepFlags
 		source   string
@@ -163,7 +165,10 @@ which never copies a forgotten snapshot back. The data only those snapshots
 use stays stored. Needs format version 4 (exit 2 otherwise: run lifeboat
 migrate). Takes the repository lock, as check and sync do. --dry-run prints
 what would be forgotten and writes nothing. --json prints each snapshot's
-fate and the rules that kept it.`,
+fate and the rules that kept it. --prune then runs lifeboat prune with its
+defaults under the same lock: the data only forgotten snapshots used is
+condemned now and deleted by a prune run once the grace has passed (24h),
+so that backups running on other hosts stay safe.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if cfg, err := a.needConfig(); err != nil {
@@ -220,7 +225,10 @@ fate and the rules that kept it.`,
 				defer held.release()
 			}
 			if policyMode {
-				return a.forgetByPolicy(held, r, plans, o.dryRun)
+				if err := a.forgetByPolicy(held, r, plans, o.dryRun); err != nil {
+					return err
+				}
+				return a.pruneAfterForget(held, r, o.prune, o.dryRun)
 			}
 			ids, err := r.ResolveSnapshots(held.ctx, args)
 			if err != nil {
@@ -252,10 +260,11 @@ fate and the rules that kept it.`,
 			for _, p := range pending {
 				a.printf("not deleted yet (a region did not answer; lifeboat sync deletes it there): %s\n", p)
 			}
-			return nil
+			return a.pruneAfterForget(held, r, o.prune, o.dryRun)
 		},
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be forgotten; write nothing")
+	cmd.Flags().BoolVar(&o.prune, "prune", false, "then run lifeboat prune with its defaults (a mark now; the sweep comes with a prune after the grace)")
 	o.keep.register(cmd)
 	cmd.Flags().StringVar(&o.source, "source", "", "apply the keep: policy of this configured source to its snapshots")
 	cmd.Flags().StringVar(&o.host, "host", "", "only consider snapshots of this host")
@@ -571,4 +580,21 @@ func storageNow(ctx context.Context, st storage.Storage, local time.Time) (time.
 			errClockSkew, skew.Round(time.Second), local.UTC().Format(time.RFC3339), newest.UTC().Format(time.RFC3339))
 	}
 	return newest, nil
+}
+
+// pruneAfterForget runs prune with its defaults after forget --prune,
+// under the lock forget holds (a dry run stays one).
+func (a *app) pruneAfterForget(held *heldLock, r *repo.Repository, on, dryRun bool) error {
+	if !on {
+		return nil
+	}
+	res, err := prune.Run(held.ctx, r, prune.Options{DryRun: dryRun, Host: hostname()})
+	if err = held.lost(err); err != nil {
+		return fmt.Errorf("forget --prune: %w", err)
+	}
+	if a.flags.json {
+		return a.printJSON(res)
+	}
+	a.printPrune(res)
+	return nil
 }
