@@ -419,6 +419,35 @@ type Jobs struct {
 	Sync *SyncJob `yaml:"sync,omitempty"`
 	// Check verifies the repository.
 	Check *CheckJob `yaml:"check,omitempty"`
+	// Prune deletes the data no snapshot needs (mark, then sweep after the
+	// grace period).
+	Prune *PruneJob `yaml:"prune,omitempty"`
+}
+
+// Defaults of PruneJob, those of lifeboat prune.
+const (
+	DefaultPruneGrace      = Duration(24 * time.Hour)
+	DefaultPruneMinPackAge = Duration(24 * time.Hour)
+	DefaultPruneMaxUnused  = Percent(5)
+)
+
+// PruneJob schedules prune runs; each run is one step (mark, wait or
+// sweep) as in lifeboat prune. Validation fills in the defaults.
+type PruneJob struct {
+	// Schedule is a cron spec (required).
+	Schedule string `yaml:"schedule"`
+	// Grace is the time between a mark and its sweep (at least 1s,
+	// default DefaultPruneGrace).
+	Grace Duration `yaml:"grace"`
+	// MinPackAge: younger packs are never condemned (0 allowed, default
+	// DefaultPruneMinPackAge).
+	MinPackAge Duration `yaml:"min_pack_age"`
+	// MaxUnused is the unused share above which a partly used pack is
+	// repacked (default DefaultPruneMaxUnused).
+	MaxUnused Percent `yaml:"max_unused"`
+	// MaxRepackSize bounds the bytes of packs repacked per run (0 = no
+	// limit).
+	MaxRepackSize Size `yaml:"max_repack_size,omitempty"`
 }
 
 // SyncJob schedules region synchronisation.

@@ -101,6 +101,15 @@ func TestParseMalformed(t *testing.T) {
 		{"keep on an append-only host", hdr + "repository:\n  append_only: true\nsources:\n  - name: s\n    paths: [/a]\n    keep: {last: 2}\n", 15, "sources[0].keep", "append-only"},
 		{"sync on an append-only host", hdr + "repository:\n  append_only: true\njobs:\n  sync: {schedule: \"@daily\"}\n", 13, "jobs.sync", "append-only"},
 		{"append_only not bool", hdr + "    append_only: maybe\n", 10, "regions[1].append_only", "expected a boolean"},
+		{"prune without schedule", hdr + "jobs:\n  prune: {grace: 1h}\n", 11, "jobs.prune.schedule", "required"},
+		{"prune on an append-only host", hdr + "repository:\n  append_only: true\njobs:\n  prune: {schedule: \"@daily\"}\n", 13, "jobs.prune", "append-only"},
+		{"prune bad grace", hdr + "jobs:\n  prune:\n    schedule: \"@daily\"\n    grace: soon\n", 13, "jobs.prune.grace", "invalid duration"},
+		{"prune negative grace", hdr + "jobs:\n  prune:\n    schedule: \"@daily\"\n    grace: -1h\n", 13, "jobs.prune.grace", "unsigned"},
+		{"prune grace zero", hdr + "jobs:\n  prune:\n    schedule: \"@daily\"\n    grace: 0s\n", 13, "jobs.prune.grace", "at least 1s"},
+		{"prune bad min_pack_age", hdr + "jobs:\n  prune:\n    schedule: \"@daily\"\n    min_pack_age: 1y\n", 13, "jobs.prune.min_pack_age", "invalid duration"},
+		{"prune max_unused too big", hdr + "jobs:\n  prune:\n    schedule: \"@daily\"\n    max_unused: 120%\n", 13, "jobs.prune.max_unused", "out of range"},
+		{"prune bad max_repack_size", hdr + "jobs:\n  prune:\n    schedule: \"@daily\"\n    max_repack_size: lots\n", 13, "jobs.prune.max_repack_size", "invalid size"},
+		{"prune unknown key", hdr + "jobs:\n  prune:\n    schedule: \"@daily\"\n    gracefully: 1h\n", 13, "jobs.prune.gracefully", "unknown field"},
 		{"bad read_data_subset", hdr + "jobs:\n  check:\n    schedule: \"@daily\"\n    read_data_subset: lots\n", 13, "jobs.check.read_data_subset", "invalid percentage"},
 		{"bad listen", hdr + "daemon:\n  listen: \"9464\"\n", 11, "daemon.listen", "want host:port"},
 		{"bad log format", hdr + "daemon:\n  log_format: xml\n", 11, "daemon.log_format", `unknown log format "xml"`},
@@ -217,6 +226,7 @@ drills:
 jobs:
   sync: { schedule: "@hourly" }
   check: { schedule: "@daily", read_data_subset: 5% }
+  prune: { schedule: "@daily", min_pack_age: 0s, max_repack_size: 10GiB }
 daemon:
   listen: 127.0.0.1:9464
   log_format: json
@@ -266,6 +276,9 @@ func fullWant(dir string) *Config {
 		Jobs: Jobs{
 			Sync:  &SyncJob{Schedule: "@hourly"},
 			Check: &CheckJob{Schedule: "@daily", ReadDataSubset: 5},
+			// grace and max_unused default; min_pack_age 0 stays 0.
+			Prune: &PruneJob{Schedule: "@daily", Grace: DefaultPruneGrace, MinPackAge: 0,
+				MaxUnused: DefaultPruneMaxUnused, MaxRepackSize: 10 << 30},
 		},
 		Daemon: Daemon{
 			Listen: "127.0.0.1:9464", LogFormat: LogJSON, CatchUp: true,

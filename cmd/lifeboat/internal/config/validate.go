@@ -557,6 +557,23 @@ func (v *validator) jobs() {
 	if j.Check != nil {
 		v.requiredSchedule("jobs.check.schedule", j.Check.Schedule)
 	}
+	if p := j.Prune; p != nil {
+		v.requiredSchedule("jobs.prune.schedule", p.Schedule)
+		if v.cfg.AppendOnly() {
+			v.errorf("jobs.prune", "not on an append-only host (append_only): prune is the job of a host whose credentials may delete")
+		}
+		if !v.idx.has("jobs.prune.grace") {
+			p.Grace = DefaultPruneGrace
+		} else if p.Grace < Duration(time.Second) {
+			v.errorf("jobs.prune.grace", "must be at least 1s (the sweep's safety margin for backups in flight)")
+		}
+		if !v.idx.has("jobs.prune.min_pack_age") {
+			p.MinPackAge = DefaultPruneMinPackAge
+		}
+		if !v.idx.has("jobs.prune.max_unused") {
+			p.MaxUnused = DefaultPruneMaxUnused
+		}
+	}
 }
 
 func (v *validator) requiredSchedule(field, spec string) {
