@@ -59,6 +59,8 @@ type daemon struct {
 	repoMu chan struct{}
 	// forgets holds the last forget after each source's backup.
 	forgets forgetLog
+	// prunes holds the last prune run.
+	prunes pruneLog
 }
 
 // daemonInfo is written to the state directory while the daemon runs, so
@@ -81,6 +83,8 @@ type daemonStatus struct {
 	Jobs    []jobStatus `json:"jobs"`
 	// Forgets is the last forget after each source's backup (keep:).
 	Forgets []forgetStatus `json:"forgets,omitempty"`
+	// Prune is the last run of jobs.prune.
+	Prune *pruneStatus `json:"prune,omitempty"`
 }
 
 // jobStatus is one job in daemonStatus.
@@ -191,8 +195,12 @@ func (a *app) runDaemon(ctx context.Context, listenFlag, stateFlag string) error
 			kind := d.kinds[ri.Job]
 			d.metrics.runEnded(kind, ri)
 			f := d.forgets.take(ri.Job)
+			var p *pruneStatus
+			if kind == kindPrune {
+				p = d.prunes.take()
+			}
 			if d.notify != nil {
-				d.notify.runEndedForget(kind, ri, f)
+				d.notify.runEndedJob(kind, ri, f, p)
 			}
 		},
 		OnSkip: func(job string, _ time.Time) {
@@ -205,7 +213,7 @@ func (a *app) runDaemon(ctx context.Context, listenFlag, stateFlag string) error
 		return err
 	}
 	if len(d.kinds) == 0 {
-		return usageErr("the configuration schedules no job: give a source or drill a schedule, or add jobs.sync or jobs.check")
+		return usageErr("the configuration schedules no job: give a source or drill a schedule, or add jobs.sync, jobs.check or jobs.prune")
 	}
 	if needKey {
 		if d.id, err = a.identity(false); err != nil {
@@ -311,6 +319,10 @@ func (d *daemon) addJobs() (needKey bool, err error) {
 		add("jobs.check.schedule", "check", kindCheck, j.Schedule, d.checkJob(j, "check"))
 		needKey = true
 	}
+	if j := cfg.Jobs.Prune; j != nil {
+		add("jobs.prune.schedule", "prune", kindPrune, j.Schedule, d.pruneJob(j, "prune"))
+		needKey = true
+	}
 	if len(errs) > 0 {
 		return false, withCode(ExitUsage, errors.Join(errs...))
 	}
@@ -339,6 +351,7 @@ func (d *daemon) status() *daemonStatus {
 		st.Jobs = append(st.Jobs, jobStatus{Status: e, Kind: d.kinds[e.Name]})
 	}
 	st.Forgets = d.forgets.list()
+	st.Prune = d.prunes.lastRun()
 	return st
 }
 

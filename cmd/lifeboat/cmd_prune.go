@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -72,13 +73,9 @@ but the clock probe.`,
 				return err
 			}
 			defer held.release()
-			if maxUnused == 0 {
-				maxUnused = 1e-9 // 0 %: every partly used pack (the engine's 0 means its default)
-			}
-			res, err := prune.Run(held.ctx, r, prune.Options{
-				MaxUnused: maxUnused, MaxRepackBytes: maxSize,
-				MinPackAge: o.minPackAge, Grace: o.grace,
-				DryRun: o.dryRun, Host: hostname(),
+			res, err := runPrune(held.ctx, r, pruneSettings{
+				maxUnused: maxUnused, maxRepackBytes: maxSize,
+				minPackAge: o.minPackAge, grace: o.grace, dryRun: o.dryRun,
 			})
 			if err = held.lost(err); err != nil {
 				return err
@@ -98,6 +95,39 @@ but the clock probe.`,
 	f.DurationVar(&o.grace, "grace", prune.DefaultGrace, "time between the mark and the sweep")
 	lockWaitFlag(cmd, &o.lockWait)
 	return cmd
+}
+
+// pruneSettings are the settings of one prune run, from lifeboat prune's
+// flags or the daemon's jobs.prune. Zero values are meant literally
+// (0 %: repack every partly used pack; min pack age 0: any pack), except
+// grace, whose 0 is the default.
+type pruneSettings struct {
+	maxUnused      float64 // fraction
+	maxRepackBytes int64   // 0: no limit
+	minPackAge     time.Duration
+	grace          time.Duration
+	dryRun         bool
+}
+
+// runPrune runs one prune step (mark, wait or sweep) on r, as lifeboat
+// prune and the daemon's prune job do. The caller holds the repository
+// lock.
+func runPrune(ctx context.Context, r *repo.Repository, s pruneSettings) (*prune.Result, error) {
+	if v := r.FormatVersion(); v < format.TombstoneVersion {
+		return nil, withCode(ExitUsage, fmt.Errorf("prune: the repository has format version %d, which cannot record deletions (%w)", v, repo.ErrNoTombstones))
+	}
+	// The engine's zero values mean its defaults.
+	if s.maxUnused == 0 {
+		s.maxUnused = 1e-9 // 0 %: every partly used pack
+	}
+	if s.minPackAge == 0 {
+		s.minPackAge = time.Nanosecond // 0: any pack, however young
+	}
+	return prune.Run(ctx, r, prune.Options{
+		MaxUnused: s.maxUnused, MaxRepackBytes: s.maxRepackBytes,
+		MinPackAge: s.minPackAge, Grace: s.grace,
+		DryRun: s.dryRun, Host: hostname(),
+	})
 }
 
 // parsePercent parses "5%" or "5" as 0.05.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lifeboat/engine/prune"
 	"lifeboat/scheduler"
 )
 
@@ -57,6 +58,7 @@ directory are shown and the exit code is 1.`,
 				a.printf("daemon pid %d on %s, version %s, running since %s\n", st.PID, st.Host, st.Version, st.Started.Local().Format(time.DateTime))
 				a.printJobs(st.Jobs, true)
 				a.printForgets(st.Forgets)
+				a.printPruneStatus(st.Prune)
 				return nil
 			}
 			if errors.Is(err, context.Canceled) {
@@ -177,4 +179,48 @@ func (a *app) printForgets(fs []forgetStatus) {
 			a.printf("forget %s: %s: failed: %s\n", f.Source, f.Time.Local().Format(time.DateTime), f.Error)
 		}
 	}
+}
+
+// printPruneStatus prints the last run of jobs.prune (nil: none yet).
+func (a *app) printPruneStatus(p *pruneStatus) {
+	if p == nil {
+		return
+	}
+	when := p.Time.Local().Format(time.DateTime)
+	if !p.OK {
+		a.printf("prune: %s: failed: %s\n", when, p.Error)
+		return
+	}
+	switch prune.Action(p.Action) {
+	case prune.ActionNone:
+		a.printf("prune: %s: nothing to prune\n", when)
+	case prune.ActionMark:
+		a.printf("prune: %s: marked gc record %d: %d packs condemned, %s reclaimable; sweep after %s\n",
+			when, p.Generation, p.Condemned, formatBytes(sumValues(p.Reclaimable)), p.SweepAfter.Local().Format(time.DateTime))
+	case prune.ActionWait:
+		a.printf("prune: %s: gc record %d waits for its grace: %d packs condemned; sweep after %s\n",
+			when, p.Generation, p.Condemned, p.SweepAfter.Local().Format(time.DateTime))
+	case prune.ActionSweep:
+		a.printf("prune: %s: swept gc record %d: %d objects deleted, %s reclaimed", when, p.Generation,
+			sumValues(p.Deleted), formatBytes(sumValues(p.BytesReclaimed)))
+		if p.Rescued > 0 {
+			a.printf(", %d packs kept for new snapshots", p.Rescued)
+		}
+		a.printf("\n")
+		if len(p.Pending) > 0 {
+			a.printf("prune: regions still to sweep: %s\n", strings.Join(p.Pending, ", "))
+		}
+	}
+	for _, pr := range p.Problems {
+		a.printf("prune: warning: %s\n", pr)
+	}
+}
+
+// sumValues adds up a map's values.
+func sumValues[V int | int64](m map[string]V) V {
+	var t V
+	for _, v := range m {
+		t += v
+	}
+	return t
 }

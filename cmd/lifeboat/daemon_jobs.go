@@ -103,10 +103,11 @@ const (
 	kindDrill  = "drill"
 	kindSync   = "sync"
 	kindCheck  = "check"
+	kindPrune  = "prune"
 )
 
 // repositoryLock is the lock taken by jobs that must not overlap on one
-// repository, from any host (check and sync; prune, later).
+// repository, from any host (check, sync and prune).
 const repositoryLock = "repository"
 
 // Repository lock timing: a crashed daemon blocks the others' maintenance

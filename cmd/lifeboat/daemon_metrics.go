@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"lifeboat/engine/prune"
 	"lifeboat/scheduler"
 	"lifeboat/storage/regions"
 )
@@ -24,6 +25,10 @@ type daemonMetrics struct {
 
 	forgetRemoved                    *prometheus.CounterVec
 	forgetOK, forgetTime, forgetKept *prometheus.GaugeVec
+
+	pruneDeleted, pruneReclaimed                   *prometheus.CounterVec
+	pruneAction, pruneReclaimable                  *prometheus.GaugeVec
+	pruneWaiting, pruneOK, pruneTime, pruneSuccess prometheus.Gauge
 }
 
 // jobLabels are the labels of the per-job metrics.
@@ -58,6 +63,16 @@ func newDaemonMetrics(sched *scheduler.Scheduler, kinds map[string]string) *daem
 		forgetOK:   gauge("forget_last_success", "1 if the last forget after the source's backup succeeded, 0 if it failed.", "source"),
 		forgetTime: gauge("forget_last_run_timestamp_seconds", "Storage time of the last forget after the source's backup (Unix time).", "source"),
 		forgetKept: gauge("forget_last_kept_snapshots", "Snapshots of the source the last forget kept.", "source"),
+		pruneDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "lifeboat", Name: "prune_objects_deleted_total",
+			Help: "Objects (packs and replaced index objects) the prune job's sweeps deleted, by region."}, []string{"region"}),
+		pruneReclaimed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "lifeboat", Name: "prune_bytes_reclaimed_total",
+			Help: "Sealed bytes of the packs the prune job's sweeps deleted, by region (packs this daemon's mark sized)."}, []string{"region"}),
+		pruneAction:      gauge("prune_last_action", "1 for the action of the prune job's last successful run (none, mark, wait, sweep), 0 for the others.", "action"),
+		pruneReclaimable: gauge("prune_last_reclaimable_bytes", "Sealed bytes the prune job's last mark condemned, by region.", "region"),
+		pruneWaiting:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lifeboat", Name: "prune_packs_waiting", Help: "Condemned packs waiting for their grace period before the sweep, as of the prune job's last run."}),
+		pruneOK:          prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lifeboat", Name: "prune_last_success", Help: "1 if the prune job's last run succeeded, 0 if it failed."}),
+		pruneTime:        prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lifeboat", Name: "prune_last_run_timestamp_seconds", Help: "Storage time of the prune job's last run (Unix time)."}),
+		pruneSuccess:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lifeboat", Name: "prune_last_success_timestamp_seconds", Help: "Storage time of the prune job's last successful run (Unix time)."}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -65,6 +80,8 @@ func newDaemonMetrics(sched *scheduler.Scheduler, kinds map[string]string) *daem
 		m.runs, m.skipped, m.regionUp, m.regionLatency, m.regionBehind,
 		m.drillOK, m.drillRTO, m.drillRPO, m.drillTime,
 		m.forgetRemoved, m.forgetOK, m.forgetTime, m.forgetKept,
+		m.pruneDeleted, m.pruneReclaimed, m.pruneAction, m.pruneReclaimable,
+		m.pruneWaiting, m.pruneOK, m.pruneTime, m.pruneSuccess,
 		&schedCollector{sched: sched, kinds: kinds},
 	)
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lifeboat", Name: "build_info",
@@ -185,5 +202,39 @@ func (m *daemonMetrics) recordForget(f forgetStatus) {
 	m.forgetTime.WithLabelValues(f.Source).Set(unixSeconds(f.Time))
 	if f.OK {
 		m.forgetKept.WithLabelValues(f.Source).Set(float64(f.Kept))
+	}
+}
+
+// pruneActions are the values of lifeboat_prune_last_action's label.
+var pruneActions = []prune.Action{prune.ActionNone, prune.ActionMark, prune.ActionWait, prune.ActionSweep}
+
+// recordPrune records the outcome of a prune job's run.
+func (m *daemonMetrics) recordPrune(s pruneStatus) {
+	m.pruneOK.Set(boolGauge(s.OK))
+	m.pruneTime.Set(unixSeconds(s.Time))
+	for rn, n := range s.Deleted {
+		m.pruneDeleted.WithLabelValues(rn).Add(float64(n))
+	}
+	for rn, b := range s.BytesReclaimed {
+		m.pruneReclaimed.WithLabelValues(rn).Add(float64(b))
+	}
+	if !s.OK {
+		return
+	}
+	m.pruneSuccess.Set(unixSeconds(s.Time))
+	for _, a := range pruneActions {
+		m.pruneAction.WithLabelValues(string(a)).Set(boolGauge(string(a) == s.Action))
+	}
+	switch prune.Action(s.Action) {
+	case prune.ActionMark, prune.ActionWait:
+		m.pruneWaiting.Set(float64(s.Condemned))
+	default:
+		m.pruneWaiting.Set(0)
+	}
+	if prune.Action(s.Action) == prune.ActionMark {
+		m.pruneReclaimable.Reset()
+		for rn, b := range s.Reclaimable {
+			m.pruneReclaimable.WithLabelValues(rn).Set(float64(b))
+		}
 	}
 }

@@ -40,6 +40,8 @@ type webhookEvent struct {
 	// Forget is the forget after a backup of a source with keep: (backup
 	// runs that ran one only).
 	Forget *forgetStatus `json:"forget,omitempty"`
+	// Prune is the outcome of a prune job's run (prune runs only).
+	Prune *pruneStatus `json:"prune,omitempty"`
 }
 
 // notifier delivers webhook events in the background, with bounded
@@ -70,13 +72,19 @@ func newNotifier(w *config.Webhook, log *slog.Logger) *notifier {
 // runEnded sends the event of a finished run, if it is one to report:
 // failures and interruptions always, successes when configured; skipped
 // runs never.
-func (n *notifier) runEnded(kind string, ri scheduler.RunInfo) { n.runEndedForget(kind, ri, nil) }
+func (n *notifier) runEnded(kind string, ri scheduler.RunInfo) { n.runEndedJob(kind, ri, nil, nil) }
 
 // runEndedForget is runEnded for a run that ran forget f (nil: none).
 func (n *notifier) runEndedForget(kind string, ri scheduler.RunInfo, f *forgetStatus) {
+	n.runEndedJob(kind, ri, f, nil)
+}
+
+// runEndedJob is runEnded for a run that ran forget f or prune p (nil:
+// none).
+func (n *notifier) runEndedJob(kind string, ri scheduler.RunInfo, f *forgetStatus, p *pruneStatus) {
 	ev := webhookEvent{Job: ri.Job, Kind: kind, Host: hostname(), Version: version, Result: ri.Result,
 		Scheduled: ri.Scheduled, Start: ri.Start, End: ri.End, Duration: ri.End.Sub(ri.Start).Seconds(), CatchUp: ri.CatchUp,
-		Forget: f}
+		Forget: f, Prune: p}
 	switch ri.Result {
 	case scheduler.ResultSuccess:
 		if !n.onSuccess {
