@@ -74,11 +74,6 @@ func newNotifier(w *config.Webhook, log *slog.Logger) *notifier {
 // runs never.
 func (n *notifier) runEnded(kind string, ri scheduler.RunInfo) { n.runEndedJob(kind, ri, nil, nil) }
 
-// runEndedForget is runEnded for a run that ran forget f (nil: none).
-func (n *notifier) runEndedForget(kind string, ri scheduler.RunInfo, f *forgetStatus) {
-	n.runEndedJob(kind, ri, f, nil)
-}
-
 // runEndedJob is runEnded for a run that ran forget f or prune p (nil:
 // none).
 func (n *notifier) runEndedJob(kind string, ri scheduler.RunInfo, f *forgetStatus, p *pruneStatus) {
