@@ -115,12 +115,14 @@ func (a *app) daemonCommand() *cobra.Command {
 	var o struct{ listen, stateDir string }
 	cmd := &cobra.Command{
 		Use:   "daemon",
-		Short: "Run the configured backups, drills, syncs and checks on their schedules",
+		Short: "Run the configured backups, drills, syncs, checks and prunes on their schedules",
 		Long: `Run the jobs the configuration schedules: a backup of every source with a
-schedule, every drill with a schedule, and jobs.sync and jobs.check. Schedules
-are cron specs (5 fields, or 6 with seconds first), descriptors (@daily,
-@every 1h) and may start with CRON_TZ=Zone. Check and sync take the
-repository lock, so they run on one host at a time.
+schedule, every drill with a schedule, and jobs.sync, jobs.check and
+jobs.prune. Schedules are cron specs (5 fields, or 6 with seconds first),
+descriptors (@daily, @every 1h) and may start with CRON_TZ=Zone. Check, sync
+and prune take the repository lock, so they run on one host at a time. Each
+prune run is one step of lifeboat prune with jobs.prune's settings: a mark,
+a wait for the grace period, or the sweep.
 
 The daemon serves Prometheus metrics on /metrics, its job table on /status
 and /healthz on --listen (default daemon.listen, else 127.0.0.1:9464; "none"

@@ -107,7 +107,7 @@ func (l *pruneLog) reclaimed(g *format.GCRecord, deleted map[string]int, pending
 	return out
 }
 
-// pruneStatusOf summarises a run's result.
+// statusOf summarises a run's result (and remembers a mark's packs).
 func (l *pruneLog) statusOf(res *prune.Result) pruneStatus {
 	s := pruneStatus{Action: string(res.Action), SweepAfter: res.SweepAfter, Pending: res.Pending, Problems: res.Problems}
 	if g := res.Record; g != nil {
