@@ -31,13 +31,18 @@
 #      repository, and a restore of each of the VERIFY latest snapshots of
 #      each engine, compared (datagen manifest: content, modes, symlinks,
 #      mtimes) with the tree as it was when that snapshot was taken.
+#   5. MILLION=1 (or MILLION=only: this step alone): a repository of
+#      1,000,000 tiny data blobs (engine/prune BenchmarkMarkMemory with
+#      LIFEBOAT_BENCH_KEEP, which also prints the mark's peak Go heap), then
+#      the timed CLI mark and sweep on it (steps "mark-1M", "sweep-1M"; the
+#      issue's target: within 300 MiB RSS).
 # Every timed step runs under /usr/bin/time -v (wall, user+sys CPU, peak RSS).
 # The machine is shared: compare the engines only within a run, as ratios.
 #
 # Env: SIZE (1GiB; e.g. 200MiB for a quick run), N (30 backups), KEEP_LAST
 #      (5), VERIFY (restores checked per engine, 5; 0 = none), ORDERS (both |
 #      one), ENGINES ("restic lifeboat"), BENCH_HOME ($TMPDIR/lifeboat-bench),
-#      FRESH_FS (1 as root), KEEP=1 keeps WORK.
+#      FRESH_FS (1 as root), KEEP=1 keeps WORK, MILLION (0 | 1 | only).
 # Output: OUT_DIR (default $BENCH_HOME/results/prune-<size>-n<N>-<stamp>) with
 #      results.tsv (one row per step and order), logs/, and results.md (the
 #      table and the ratios), also printed.
@@ -126,6 +131,7 @@ repo_bytes() { du -sb "$WORK/$1/repo" | cut -f1; }
 
 reversed=$(echo "$ENGINES" | awk '{for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "")}')
 orders=("$ENGINES"); [[ ${ORDERS:-both} == both && $reversed != "$ENGINES" ]] && orders+=("$reversed")
+[[ ${MILLION:-0} == only ]] && orders=()
 : >"$OUT/sizes.tsv"; : >"$OUT/verify.txt"
 
 for order in "${orders[@]}"; do
@@ -183,6 +189,27 @@ for order in "${orders[@]}"; do
   if [[ $FRESH_FS == 1 && ${KEEP:-0} != 1 ]]; then "$shared/freshfs.sh" umount "$WORK"; fi
 done
 
+# ---- 1,000,000 blobs
+million() {
+  local m=$WORK/million
+  rm -rf "$m"; mkdir -p "$WORK"
+  (cd "$proj" && LIFEBOAT_BENCH_KEEP=$m go test -run '^$' -bench 'MarkMemory/blobs=1000000$' -benchtime=1x ./engine/prune/) \
+    >"$OUT/logs/million.bench.log" 2>&1 || die "BenchmarkMarkMemory failed (see $OUT/logs/million.bench.log)"
+  grep '^Benchmark' "$OUT/logs/million.bench.log" >"$OUT/million.txt"
+  echo "repository: $(du -sb "$m/repo" | cut -f1) bytes" >>"$OUT/million.txt"
+  for step in mark sweep; do
+    timed 1M lifeboat "$step-1M" million_prune >/dev/null || die "lifeboat $step on 1M blobs failed (see $OUT/logs)"
+  done
+  rm -rf "$m"
+}
+lifeboat_million_prune() { LIFEBOAT_CACHE_DIR=$WORK/million/cache lifeboat --repo "$WORK/million/repo" --identity "$WORK/million/identity" prune --grace 1ns --min-pack-age 1ns; }
+export -f lifeboat_million_prune
+if [[ ${MILLION:-0} != 0 ]]; then
+  [[ $FRESH_FS == 1 ]] && { "$shared/freshfs.sh" mount "$WORK" $((4 * 1073741824)) || die "freshfs failed"; }
+  million
+  [[ $FRESH_FS == 1 ]] && "$shared/freshfs.sh" umount "$WORK"
+fi
+
 # ---- report
 {
   echo "# bench/prune.sh: $N backups of $(basename "$DATA"), then forget --keep-last $KEEP_LAST and prune"
@@ -215,8 +242,14 @@ done
   echo "Ratios lifeboat / restic over all orders (lifeboat = forget + mark + sweep summed;"
   echo "peak RSS = the largest of any of its steps; repo = size after, summed over orders)"
   echo
+  if [[ -s $OUT/million.txt ]]; then
+    echo "Prune of a repository of 1,000,000 blobs (in-process mark heap, then the CLI)"
+    echo
+    sed 's/^/    /' "$OUT/million.txt"
+    echo
+  fi
   awk -F'\t' -v runs=${#orders[@]} '
-    FNR == NR { if (FNR > 1 && $3 !~ /^backup/) { w[$2] += $4; c[$2] += $7; if ($8 > m[$2]) m[$2] = $8; if ($9 != 0) bad = 1 } next }
+    FNR == NR { if (FNR > 1 && $3 !~ /^backup/ && $1 != "1M") { w[$2] += $4; c[$2] += $7; if ($8 > m[$2]) m[$2] = $8; if ($9 != 0) bad = 1 } next }
     $3 == "after" { sz[$2] += $4 }
     END {
       if (!w["restic"] || !c["restic"] || !m["restic"] || !sz["restic"]) { print "    (no restic figures)"; exit }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"sync"
@@ -11,9 +14,11 @@ import (
 	"time"
 
 	"lifeboat/crypto"
+	"lifeboat/engine/compress"
 	"lifeboat/engine/enginetest"
 	"lifeboat/engine/format"
 	"lifeboat/engine/prune"
+	"lifeboat/engine/repo"
 	"lifeboat/storage"
 	"lifeboat/storage/local"
 )
@@ -31,12 +36,27 @@ const blobsPerFile = 1000
 // swept included: what the process holds), peak-live-MiB and live-B/blob
 // (the heap the garbage collector found live). Build the repository
 // once per iteration, untimed; run with -benchtime=1x.
+//
+// With LIFEBOAT_BENCH_KEEP=DIR (DIR must not exist) the 1,000,000-blob
+// repository is also copied, before the mark, to DIR/repo with its age
+// identity in DIR/identity, so that the CLI's peak RSS can be measured on
+// it: /usr/bin/time -v lifeboat --repo DIR/repo --identity DIR/identity
+// prune --grace 1ns --min-pack-age 1ns (bench/prune.sh MILLION=1 does).
 func BenchmarkMarkMemory(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("blobs=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				st, id := buildRepo(b, n)
+				dir := b.TempDir()
+				st, id, idStr := buildRepo(b, dir, n)
+				if keep := os.Getenv("LIFEBOAT_BENCH_KEEP"); keep != "" && n == 1_000_000 && i == 0 {
+					if err := os.CopyFS(filepath.Join(keep, "repo"), os.DirFS(dir)); err != nil {
+						b.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(keep, "identity"), []byte(idStr), 0o600); err != nil {
+						b.Fatal(err)
+					}
+				}
 				runtime.GC()
 				base, lbase := heapBytes(), liveBytes()
 				stop := sampleHeap()
@@ -63,15 +83,39 @@ func BenchmarkMarkMemory(b *testing.B) {
 }
 
 // buildRepo writes n 16-byte data blobs and the two snapshots described at
-// BenchmarkMarkMemory into a local repository, and forgets the full one.
-func buildRepo(b *testing.B, n int) (storage.Storage, *crypto.Identity) {
+// BenchmarkMarkMemory into a local repository in dir (as
+// enginetest.NewRepo would), and forgets the full one. It returns the
+// identity that opens it, also as text.
+func buildRepo(b *testing.B, dir string, n int) (storage.Storage, *crypto.Identity, string) {
 	b.Helper()
 	ctx := context.Background()
-	st, err := local.New(b.TempDir())
+	st, err := local.New(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, id := enginetest.NewRepo(b, st)
+	idStr, rcptStr, err := crypto.GenerateX25519()
+	if err != nil {
+		b.Fatal(err)
+	}
+	id, err := crypto.ParseIdentities([]byte(idStr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rc, err := crypto.ParseRecipient(rcptStr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := repo.Init(ctx, st, repo.InitOptions{
+		Options:     repo.Options{Rand: rand.NewChaCha8([32]byte{1, 2, 3})},
+		Recipient:   rc,
+		Host:        "bench",
+		Chunker:     enginetest.SmallParams,
+		Compression: compress.LevelFastest,
+		PackSize:    1 << 20,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 	mtime := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	var dirs []format.Node
 	buf := make([]byte, 16)
@@ -113,7 +157,7 @@ func buildRepo(b *testing.B, n int) (storage.Storage, *crypto.Identity) {
 	if _, err := r.Forget(ctx, []format.ID{full}); err != nil {
 		b.Fatal(err)
 	}
-	return st, id
+	return st, id, idStr
 }
 
 // heapBytes is the current size of live and not yet swept heap objects
