@@ -123,6 +123,11 @@ func runPrune(ctx context.Context, r *repo.Repository, s pruneSettings) (*prune.
 	if s.minPackAge == 0 {
 		s.minPackAge = time.Nanosecond // 0: any pack, however young
 	}
+	if s.grace == 0 {
+		// 0: the sweep may follow the mark at once (tests, benchmarks; a
+		// backup running meanwhile refuses to commit instead of rescuing).
+		s.grace = time.Nanosecond
+	}
 	return prune.Run(ctx, r, prune.Options{
 		MaxUnused: s.maxUnused, MaxRepackBytes: s.maxRepackBytes,
 		MinPackAge: s.minPackAge, Grace: s.grace,
