@@ -275,12 +275,7 @@ var ErrIncomplete = errors.New("lock extension incomplete")
 // and the others still proceed; the error then wraps ErrIncomplete.
 func Extend(ctx context.Context, r *repo.Repository, regs []Region, opts Options) (*Report, error) {
 	opts.defaults(r)
-	var locked []Region
-	for _, rg := range regs {
-		if ol, _ := Locked(rg); ol != nil {
-			locked = append(locked, rg)
-		}
-	}
+	locked := lockedRegions(regs)
 	if len(locked) == 0 {
 		return nil, ErrNoObjectLock
 	}
@@ -366,4 +361,15 @@ func withRetry(ctx context.Context, fn func() error) error {
 		}
 	}
 	return err
+}
+
+// lockedRegions returns the regions of regs that have object lock.
+func lockedRegions(regs []Region) []Region {
+	var locked []Region
+	for _, rg := range regs {
+		if ol, _ := Locked(rg); ol != nil {
+			locked = append(locked, rg)
+		}
+	}
+	return locked
 }

@@ -48,12 +48,7 @@ func (f Finding) Err() error {
 // copies elsewhere).
 func Verify(ctx context.Context, r *repo.Repository, regs []Region, opts Options) ([]Finding, error) {
 	opts.defaults(r)
-	var locked []Region
-	for _, rg := range regs {
-		if ol, _ := Locked(rg); ol != nil {
-			locked = append(locked, rg)
-		}
-	}
+	locked := lockedRegions(regs)
 	if len(locked) == 0 {
 		return nil, nil
 	}
