@@ -15,6 +15,7 @@ import (
 
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
+	"lifeboat/engine/restore"
 )
 
 // drift compares the live tree at Options.Against with the snapshot, which
@@ -110,7 +111,7 @@ func (c *drifter) compare(ctx context.Context, live, sp string, n *format.Node) 
 		}
 		return fmt.Errorf("lstat %s: %w", live, err)
 	}
-	if uint32(st.Mode)&unix.S_IFMT != fileType(n.Type) {
+	if uint32(st.Mode)&unix.S_IFMT != restore.FileType(n.Type) {
 		c.changed(sp, []string{"type"})
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"lifeboat/engine/format"
 	"lifeboat/engine/fsmeta"
 	"lifeboat/engine/repo"
+	"lifeboat/engine/restore"
 )
 
 // mismatchError reports an entry on disk that differs from the snapshot.
@@ -52,27 +53,6 @@ func newVerifier(r *repo.Repository, owner bool) *verifier {
 	return &verifier{r: r, owner: owner, inodes: map[[2]uint64]format.ID{}}
 }
 
-// fileType maps a node type to the S_IFMT bits it must have on disk.
-func fileType(t string) uint32 {
-	switch t {
-	case format.TypeFile:
-		return unix.S_IFREG
-	case format.TypeDir:
-		return unix.S_IFDIR
-	case format.TypeSymlink:
-		return unix.S_IFLNK
-	case format.TypeFIFO:
-		return unix.S_IFIFO
-	case format.TypeDev:
-		return unix.S_IFBLK
-	case format.TypeCharDev:
-		return unix.S_IFCHR
-	case format.TypeSocket:
-		return unix.S_IFSOCK
-	}
-	return 0
-}
-
 func typeName(mode uint32) string {
 	switch mode & unix.S_IFMT {
 	case unix.S_IFREG:
@@ -104,7 +84,7 @@ func (v *verifier) meta(full string, n *format.Node) (*unix.Stat_t, error) {
 		}
 		return nil, fmt.Errorf("lstat: %w", err)
 	}
-	if want := fileType(n.Type); uint32(st.Mode)&unix.S_IFMT != want {
+	if want := restore.FileType(n.Type); uint32(st.Mode)&unix.S_IFMT != want {
 		return nil, mismatch("restored as a %s, the snapshot has a %s", typeName(uint32(st.Mode)), n.Type)
 	}
 	if n.Type != format.TypeSymlink && uint32(st.Mode)&0o7777 != n.Mode&0o7777 {

@@ -115,11 +115,12 @@ var ErrConflict = errors.New("conflict")
 // conflict describes the entry st in the way of a node of type want.
 func conflict(st *unix.Stat_t, want string) error {
 	return fmt.Errorf("%w: the target has a %s where the snapshot has a %s",
-		ErrConflict, modeKind(uint32(st.Mode)), modeKind(nodeMode(want)))
+		ErrConflict, modeKind(uint32(st.Mode)), modeKind(FileType(want)))
 }
 
-// nodeMode is the S_IFMT file type of a node type.
-func nodeMode(t string) uint32 {
+// FileType is the S_IFMT file type an entry of node type t has on disk (0
+// for an unknown type); restore creates them so, and drills check them.
+func FileType(t string) uint32 {
 	switch t {
 	case format.TypeFile:
 		return unix.S_IFREG
@@ -161,5 +162,5 @@ func modeKind(m uint32) string {
 
 // hasType reports whether st is of the node type t.
 func hasType(st *unix.Stat_t, t string) bool {
-	return uint32(st.Mode)&unix.S_IFMT == nodeMode(t)
+	return uint32(st.Mode)&unix.S_IFMT == FileType(t)
 }
