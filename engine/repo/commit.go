@@ -72,6 +72,7 @@ func (r *Repository) CommitSnapshot(ctx context.Context, s *format.Snapshot) (fo
 	if r.cache != nil {
 		r.cache.put(name, sealed)
 	}
+	r.rememberSnapshot(id, s, true)
 	return id, sorted(cs.Lagging()), nil
 }
 

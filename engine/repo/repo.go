@@ -34,9 +34,10 @@ type Repository struct {
 	now     func() time.Time
 	keyName string // the key object this session opened the repository with
 
-	idx    *Index
-	trees  *treePacks
-	tmpDir string
+	idx     *Index
+	trees   *treePacks
+	headers *headerCache // snapshot headers (snapcache.go)
+	tmpDir  string
 
 	reads      readTracker
 	repair     bool
@@ -50,7 +51,8 @@ type Repository struct {
 // Options tune how a repository is opened or created.
 type Options struct {
 	// CacheDir, when set, keeps verified copies of index, snapshot and tree
-	// objects there. Ignored for storages that are local.
+	// objects there (not for storages that are local), and, for every
+	// storage, the sealed headers of the snapshots read (snapcache.go).
 	CacheDir string
 	// Now replaces time.Now (tests).
 	Now func() time.Time
@@ -205,6 +207,9 @@ func newRepository(st storage.Storage, cfg *format.Config, master *crypto.Master
 		idx:    newIndex(),
 		trees:  newTreePacks(treePackCacheBytes),
 		tmpDir: opts.TempDir,
+		// Decoding the headers costs more than reading them, so they
+		// are cached for local storages too.
+		headers: newHeaderCache(opts.CacheDir, cfg.ID),
 	}
 	if opts.CacheDir != "" && !st.Capabilities().Local {
 		r.cache = newCache(opts.CacheDir, cfg.ID)

@@ -30,6 +30,7 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *format.Snapshot) (form
 	if err != nil {
 		return id, fmt.Errorf("save snapshot: %w", err)
 	}
+	r.rememberSnapshot(id, s, true)
 	return id, nil
 }
 
@@ -89,6 +90,21 @@ func (r *Repository) Snapshots(ctx context.Context) ([]SnapshotRef, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every header is known now: the next search for the latest snapshot
+	// reads none but the one it finds.
+	c := r.headers
+	c.mu.Lock()
+	c.load(r)
+	var missing []format.ID
+	var heads []snapshotHeader
+	for _, ref := range refs {
+		if _, ok := c.m[ref.ID]; !ok {
+			missing = append(missing, ref.ID)
+			heads = append(heads, headerOf(ref.Snapshot))
+		}
+	}
+	c.update(r, ids, missing, heads)
+	c.mu.Unlock()
 	sort.SliceStable(refs, func(i, j int) bool { return refs[i].Time.Before(refs[j].Time) })
 	return refs, nil
 }
@@ -123,19 +139,12 @@ func (f Filter) Match(s *format.Snapshot) bool {
 
 // FindSnapshot resolves "latest" (the newest snapshot passing f) or a
 // unique ID prefix (at least 4 hex characters). Tombstoned snapshots are
-// not found.
+// not found. "latest" reads only the snapshot it returns and those whose
+// headers the session's snapshot header cache lacks (see headerCache), so
+// its cost does not grow with the number of snapshots decoded before.
 func (r *Repository) FindSnapshot(ctx context.Context, sel string, f Filter) (SnapshotRef, error) {
 	if sel == "latest" || sel == "" {
-		refs, err := r.Snapshots(ctx)
-		if err != nil {
-			return SnapshotRef{}, err
-		}
-		for i := len(refs) - 1; i >= 0; i-- {
-			if f.Match(refs[i].Snapshot) {
-				return refs[i], nil
-			}
-		}
-		return SnapshotRef{}, fmt.Errorf("latest: %w", ErrSnapshotNotFound)
+		return r.latestSnapshot(ctx, f)
 	}
 	if len(sel) < 4 {
 		return SnapshotRef{}, fmt.Errorf("snapshot %q: give at least 4 characters of its ID", sel)
