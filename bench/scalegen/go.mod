@@ -1,0 +1,3 @@
+module scalegen
+
+go 1.22
