@@ -1,8 +1,10 @@
 // Package repo implements a Lifeboat repository on top of a storage.Storage:
 // opening it with an age identity, the config and key objects, the in-memory
 // blob index and the index objects that persist it, packing blobs into sealed
-// pack files, reading and verifying blobs, trees and snapshots, and a local
-// cache of metadata objects.
+// pack files, reading and verifying blobs, trees and snapshots, a local
+// cache of metadata objects, and a sealed local cache of snapshot headers
+// (snapcache.go) with which finding a backup's parent reads only the
+// snapshots not seen before and the one it returns.
 //
 // Invariants:
 //   - every object is named by the SHA-256 of its stored bytes (except the
@@ -16,6 +18,10 @@
 //     issues no deletes: its one-pack index objects stay, unconsolidated,
 //     and RemoveKey refuses;
 //   - the repository never holds file data in memory beyond a few packs;
+//   - a local cache never decides what exists: listings (and tombstones)
+//     do; the snapshot header cache only stands in for decoding a listed,
+//     unburied snapshot, and FindSnapshot reads and verifies the snapshot
+//     it returns from the storage;
 //   - writers never store an object the repository's format version does
 //     not allow (trees in its encoding, snapshots of its version); the
 //     version is the lowest among the regions' configs while a migrate is
