@@ -239,13 +239,15 @@ func (a *app) openRepoOnly(ctx context.Context) (*repo.Repository, error) {
 	return repo.Open(ctx, st, id, a.repoOptions())
 }
 
-// repoOptions are the options for opening the repository: the cache, and
+// repoOptions are the options for opening the repository: the cache (with
+// the small index objects; check opens with its own options, reading every
+// index object from the storage), and
 // for a repository in one local region, temporary pack files in that
 // region's directory, so that the region stores each pack by linking its
 // file into place rather than copying it (packs are written once, not
 // twice). With several regions each gets a copy.
 func (a *app) repoOptions() repo.Options {
-	o := repo.Options{CacheDir: a.cacheDir()}
+	o := repo.Options{CacheDir: a.cacheDir(), CacheIndex: true}
 	if a.cfg != nil && len(a.cfg.Regions) == 1 && a.cfg.Regions[0].Type == config.TypeLocal {
 		o.TempDir = a.cfg.Regions[0].Path
 	}

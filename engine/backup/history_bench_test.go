@@ -41,7 +41,7 @@ func newHistoryRepo(b *testing.B, src string) *historyRepo {
 func (h *historyRepo) backup(b *testing.B) {
 	b.Helper()
 	ctx := context.Background()
-	r, err := repo.Open(ctx, h.st, h.id, repo.Options{CacheDir: h.cache})
+	r, err := repo.Open(ctx, h.st, h.id, repo.Options{CacheDir: h.cache, CacheIndex: true}) // as the CLI opens it
 	if err != nil {
 		b.Fatal(err)
 	}

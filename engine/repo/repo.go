@@ -37,6 +37,7 @@ type Repository struct {
 	idx     *Index
 	trees   *treePacks
 	headers *headerCache // snapshot headers (snapcache.go)
+	indexes *indexCache  // small index objects (indexcache.go)
 	tmpDir  string
 
 	reads      readTracker
@@ -54,6 +55,12 @@ type Options struct {
 	// objects there (not for storages that are local), and, for every
 	// storage, the sealed headers of the snapshots read (snapcache.go).
 	CacheDir string
+	// CacheIndex, with CacheDir, keeps the plaintext of the small index
+	// objects read (one per backup since the last prune) in one sealed
+	// local file, so that LoadIndex does not read, hash and decrypt each
+	// of them again (indexcache.go); Flush writes it. Leave it off where
+	// every index object must be read from the storage (check).
+	CacheIndex bool
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 	// Rand replaces crypto/rand for secrets and IDs (tests).
@@ -210,6 +217,7 @@ func newRepository(st storage.Storage, cfg *format.Config, master *crypto.Master
 		// Decoding the headers costs more than reading them, so they
 		// are cached for local storages too.
 		headers: newHeaderCache(opts.CacheDir, cfg.ID),
+		indexes: newIndexCache(opts.CacheDir, cfg.ID, opts.CacheIndex),
 	}
 	if opts.CacheDir != "" && !st.Capabilities().Local {
 		r.cache = newCache(opts.CacheDir, cfg.ID)

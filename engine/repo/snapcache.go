@@ -113,18 +113,7 @@ func (c *headerCache) store(r *Repository) {
 	if err != nil {
 		return
 	}
-	if err := os.MkdirAll(filepath.Dir(c.file), 0o700); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(c.file), snapshotHeadersFile+".*.tmp")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.Write(sealed)
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil || os.Rename(tmp.Name(), c.file) != nil {
-		_ = os.Remove(tmp.Name())
-	}
+	writeCacheFile(c.file, sealed)
 }
 
 func encodeHeaders(ids []format.ID, m map[format.ID]snapshotHeader) []byte {

@@ -320,6 +320,7 @@ func (w *writer) upload(p *packBuf) error {
 // (not on append-only storage: the one-pack objects stay). After Flush returns nil, every blob saved so far is durable and
 // indexed. It returns the session's statistics.
 func (r *Repository) Flush(ctx context.Context) (WriteStats, error) {
+	defer r.persistIndexCache() // for the next session (indexcache.go)
 	r.writeMu.Lock()
 	w := r.writer
 	r.writer = nil
