@@ -51,9 +51,10 @@ type AdoptOptions struct {
 }
 
 // FindOrphans lists the stored packs (across all regions of a region set)
-// that no index object names. It first loads index objects written since
-// the index was loaded, so that a pack whose index object another backup
-// has just written is not taken for an orphan. A listed object whose name
+// that no index object names. When some listed pack is not in the loaded
+// index, it first loads index objects written since the index was loaded,
+// so that a pack whose index object another backup has just written is not
+// taken for an orphan. A listed object whose name
 // is not a pack name is ignored (check reports it).
 func (r *Repository) FindOrphans(ctx context.Context) ([]PackInfo, error) {
 	var stored []PackInfo
@@ -66,19 +67,30 @@ func (r *Repository) FindOrphans(ctx context.Context) ([]PackInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find orphan packs: list packs: %w", err)
 	}
+	unindexed := func() []PackInfo {
+		r.idx.mu.RLock()
+		defer r.idx.mu.RUnlock()
+		var out []PackInfo
+		for _, p := range stored {
+			if _, ok := r.idx.packPos[p.ID]; !ok {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	// Every listed pack indexed already: loading more index objects could
+	// only index more, so there is no orphan, and index/ need not be
+	// listed again (a cost that grew with every backup).
+	orphans := unindexed()
+	if len(orphans) == 0 {
+		return nil, nil
+	}
 	// Listing packs before index objects: a pack listed above whose index
 	// object was written before this load is recognized.
 	if err := r.LoadIndex(ctx); err != nil {
 		return nil, fmt.Errorf("find orphan packs: %w", err)
 	}
-	r.idx.mu.RLock()
-	var orphans []PackInfo
-	for _, p := range stored {
-		if _, ok := r.idx.packPos[p.ID]; !ok {
-			orphans = append(orphans, p)
-		}
-	}
-	r.idx.mu.RUnlock()
+	orphans = unindexed()
 	slices.SortFunc(orphans, func(a, b PackInfo) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	// A pack prune swept is tombstoned before its index entries go and
 	// may outlive them where its deletion is pending: never adopt it.
