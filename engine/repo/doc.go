@@ -2,9 +2,12 @@
 // opening it with an age identity, the config and key objects, the in-memory
 // blob index and the index objects that persist it, packing blobs into sealed
 // pack files, reading and verifying blobs, trees and snapshots, a local
-// cache of metadata objects, and a sealed local cache of snapshot headers
-// (snapcache.go) with which finding a backup's parent reads only the
-// snapshots not seen before and the one it returns.
+// cache of metadata objects, and two sealed local files that keep a
+// backup's cost from growing with the history: the headers of the
+// snapshots seen (snapcache.go; finding a backup's parent reads only the
+// snapshots not seen before and the one it returns) and, with
+// Options.CacheIndex, the small index objects read (indexcache.go; one per
+// backup until a prune consolidates them).
 //
 // Invariants:
 //   - every object is named by the SHA-256 of its stored bytes (except the
@@ -19,9 +22,9 @@
 //     and RemoveKey refuses;
 //   - the repository never holds file data in memory beyond a few packs;
 //   - a local cache never decides what exists: listings (and tombstones)
-//     do; the snapshot header cache only stands in for decoding a listed,
-//     unburied snapshot, and FindSnapshot reads and verifies the snapshot
-//     it returns from the storage;
+//     do; the snapshot header and index caches only stand in for reading
+//     a listed, unburied object, and FindSnapshot reads and verifies the
+//     snapshot it returns from the storage;
 //   - writers never store an object the repository's format version does
 //     not allow (trees in its encoding, snapshots of its version); the
 //     version is the lowest among the regions' configs while a migrate is
