@@ -235,6 +235,9 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
+	if err := gcw.afterCommit(ctx, id, func() error { _, err := r.Flush(ctx); return err }); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	return &Result{ID: id, Snapshot: snap, Stats: stats, Warnings: opts.Progress.Errors.Load(), Adopted: adopted}, nil
 }
 
