@@ -65,11 +65,19 @@ var errNoVersionsAsOf = errors.New("cannot be read as of a time")
 // asOfRegion is region st as it was at mode.asOf (st itself when the mode
 // has no time). A region without versions fails with an error wrapping
 // storage.ErrNoVersioning: the caller treats it as down.
-func asOfRegion(ctx context.Context, st storage.Storage, mode openMode) (storage.Storage, error) {
+func asOfRegion(ctx context.Context, region string, st storage.Storage, mode openMode) (storage.Storage, error) {
 	if mode.asOf.IsZero() {
 		return st, nil
 	}
-	v, err := asof.New(st, mode.asOf, asof.Options{Keep: mode.keep})
+	var opt asof.Options
+	if mode.keepFor != nil {
+		keep, err := mode.keepFor(ctx, region, st)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errNoVersionsAsOf, err)
+		}
+		opt.Keep = keep
+	}
+	v, err := asof.New(st, mode.asOf, opt)
 	if err == nil {
 		// Fail now, not at the first read, when the bucket has no
 		// versioning: one listing of one name.

@@ -50,9 +50,10 @@ type openMode struct {
 	readOnly bool
 	// asOf, when not zero, opens each region as it was at that time, read
 	// only, from its object versions (asof.go); a region without versions
-	// is down. keep is the as-of view's asof.Options.Keep.
-	asOf time.Time
-	keep func(context.Context, storage.VersionInfo) (bool, error)
+	// is down. keepFor, when not nil, gives each region's as-of view its
+	// asof.Options.Keep (an error: the region is down).
+	asOf    time.Time
+	keepFor func(ctx context.Context, region string, st storage.Storage) (func(context.Context, storage.VersionInfo) (bool, error), error)
 }
 
 // Bounds of the grace a read-only command gives the regions still opening
@@ -152,7 +153,7 @@ func buildStorageFor(ctx context.Context, cfg *config.Config, mode openMode, get
 			downErrs = append(downErrs, fmt.Errorf("region %s: %w", rc.Name, err))
 		} else {
 			st = retry.New(st, retryOpts)
-			if v, err := asOfRegion(ctx, st, mode); err != nil {
+			if v, err := asOfRegion(ctx, rc.Name, st, mode); err != nil {
 				warnings = append(warnings, fmt.Sprintf("lifeboat: warning: region %s: %v (left out)\n", rc.Name, err))
 				st.Close()
 				st = regions.Down(err)

@@ -3,6 +3,7 @@ package pitr_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,5 +177,35 @@ func TestRecoverOverLockedVersions(t *testing.T) {
 func TestRecoverNeedsVersions(t *testing.T) {
 	if _, err := pitr.MakePlan(context.Background(), mem.New(), recovery); !errors.Is(err, pitr.ErrNoVersioning) || !errors.Is(err, storage.ErrNoVersioning) {
 		t.Fatalf("MakePlan without versions: %v", err)
+	}
+}
+
+// TestSurvey: the versions current at the attack survive when retained
+// (or when the credentials may not delete); the as-of Keep keeps exactly
+// those, and delete markers.
+func TestSurvey(t *testing.T) {
+	st := attacked(t, nil)
+	ctx := context.Background()
+	locked := func(_ context.Context, v storage.VersionInfo) (bool, error) {
+		return strings.HasPrefix(v.Name, "data/") || v.Name == "config", nil
+	}
+	s, err := pitr.MakeSurvey(ctx, st, recovery, pitr.SurveyOptions{Retained: locked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// locks/ is bookkeeping: not counted.
+	if s.Objects != 5 || strings.Join(s.Destroyable, " ") != "index/i1 keys/k1 snapshots/s1" {
+		t.Fatalf("survey: %d objects, destroyable %v", s.Objects, s.Destroyable)
+	}
+	for _, v := range storagetest.ListAllVersions(t, st.Capabilities().Versions, "") {
+		keep, _ := s.Keep(ctx, v)
+		want := v.DeleteMarker || (!v.ModTime.After(recovery) && (strings.HasPrefix(v.Name, "data/") || v.Name == "config"))
+		if keep != want {
+			t.Errorf("Keep(%s %s at %v) = %v, want %v", v.Name, v.VersionID, v.ModTime, keep, want)
+		}
+	}
+	all, err := pitr.MakeSurvey(ctx, st, recovery, pitr.SurveyOptions{NoDelete: true})
+	if err != nil || len(all.Destroyable) != 0 || all.Objects != 5 {
+		t.Fatalf("survey without deletes: %+v, %v", all, err)
 	}
 }
