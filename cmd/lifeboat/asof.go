@@ -73,7 +73,7 @@ func asOfRegion(ctx context.Context, region string, st storage.Storage, mode ope
 	if mode.keepFor != nil {
 		keep, err := mode.keepFor(ctx, region, st)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", errNoVersionsAsOf, err)
+			return nil, noVersionsErr(err)
 		}
 		opt.Keep = keep
 	}
@@ -84,7 +84,17 @@ func asOfRegion(ctx context.Context, region string, st storage.Storage, mode ope
 		err = st.Capabilities().Versions.ListVersions(ctx, "config", func(storage.VersionInfo) error { return nil })
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errNoVersionsAsOf, err)
+		return nil, noVersionsErr(err)
 	}
 	return v, nil
+}
+
+// noVersionsErr marks err as errNoVersionsAsOf, and as a configuration
+// error when the region keeps no versions (exit code 2 when no region
+// does).
+func noVersionsErr(err error) error {
+	if errors.Is(err, storage.ErrNoVersioning) {
+		return fmt.Errorf("%w: %w (%w)", errNoVersionsAsOf, err, storage.ErrConfig)
+	}
+	return fmt.Errorf("%w: %w", errNoVersionsAsOf, err)
 }
