@@ -142,7 +142,9 @@ func TestPointInTimeRecovery(t *testing.T) {
 	target := filepath.Join(e.Dir, "asof")
 	e.mustRun(0, "--config", e.Config, "restore", "latest", "--as-of", asOf, "--target", target)
 	requireSameTree(t, e.Src, filepath.Join(target, e.Src))
-	e.mustRun(0, "--config", e.Config, "check", "--read-data", "--as-of", asOf)
+	if res := e.mustRun(0, "--config", e.Config, "check", "--read-data", "--as-of", asOf); strings.Contains(res.Stderr, "warning") {
+		t.Fatalf("check --as-of warned (it must neither lock nor record):\n%s", res)
+	}
 	if rep, _ := e.drill(e.Config, 0, "--as-of", asOf); !rep.Passed || rep.Files == 0 {
 		t.Fatalf("drill --as-of: %+v", rep)
 	}
