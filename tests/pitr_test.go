@@ -249,6 +249,21 @@ func TestRansomwareDrill(t *testing.T) {
 		t.Fatalf("no warning names bravo: %q", rep.Warnings)
 	}
 
+	// A configured drill with ransomware: true is one too.
+	cfgText, err := os.ReadFile(e.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := filepath.Join(e.Dir, "named.yaml")
+	if err := os.WriteFile(named, append(cfgText, "drills:\n  - name: rw\n    ransomware: true\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(e.Dir, "named.json")
+	e.mustRun(0, "--config", named, "drill", "--name", "rw", "--json", file)
+	if data, err := os.ReadFile(file); err != nil || !strings.Contains(string(data), `"ransomware": {`) {
+		t.Fatalf("the configured ransomware drill's report has no ransomware section: %v\n%s", err, data)
+	}
+
 	// bravo alone does not survive.
 	var b strings.Builder
 	data, err := os.ReadFile(e.Config)

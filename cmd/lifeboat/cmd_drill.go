@@ -92,6 +92,7 @@ func (a *app) runDrill(ctx context.Context, d *config.Drill, o drillOverrides) (
 	if o.RPO > 0 {
 		spec.RPO = config.Duration(o.RPO)
 	}
+	o.Ransomware = o.Ransomware || spec.Ransomware
 	var names []string
 	for _, rc := range cfg.RegionsByPriority() {
 		names = append(names, rc.Name)
