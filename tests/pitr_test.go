@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -204,7 +205,7 @@ type ransomwareReport struct {
 	} `json:"ransomware"`
 }
 
-func (e *s3Env) ransomwareDrill(config string, code int) ransomwareReport {
+func (e *s3Env) ransomwareDrill(config string, code int) (ransomwareReport, lbResult) {
 	e.t.Helper()
 	file := filepath.Join(e.Dir, fmt.Sprintf("ransomware-%d.json", e.seq()))
 	res := e.mustRun(code, "--config", config, "drill", "--ransomware", "--json", file)
@@ -216,7 +217,7 @@ func (e *s3Env) ransomwareDrill(config string, code int) ransomwareReport {
 	if err := json.Unmarshal(data, &rep); err != nil || rep.Ransomware == nil {
 		e.t.Fatalf("drill report: %v\n%s", err, data)
 	}
-	return rep
+	return rep, res
 }
 
 // TestRansomwareDrill: with every object locked in alpha, the drill's
@@ -231,7 +232,10 @@ func TestRansomwareDrill(t *testing.T) {
 	e.mustRun(0, "--config", e.Config, "backup", e.Src)
 	before := repoObjects(t, e.Servers[1])
 
-	rep := e.ransomwareDrill(e.Config, 0)
+	rep, res := e.ransomwareDrill(e.Config, 0)
+	if !regexp.MustCompile(`(?m)^\s+alpha: 0 of [0-9]+ objects destroyable`).MatchString(res.Stdout) {
+		t.Fatalf("the summary does not show alpha's survey:\n%s", res)
+	}
 	if !rep.Passed || rep.Files == 0 || len(rep.Ransomware.Regions) != 2 {
 		t.Fatalf("ransomware drill: %+v", rep)
 	}
@@ -285,7 +289,7 @@ func TestRansomwareDrill(t *testing.T) {
 	if err := os.WriteFile(bravo, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if rep := e.ransomwareDrill(bravo, 5); rep.Passed {
+	if rep, _ := e.ransomwareDrill(bravo, 5); rep.Passed {
 		t.Fatalf("a ransomware drill of an unlocked region passed: %+v", rep)
 	}
 	// The drills changed nothing but their records (and each open's

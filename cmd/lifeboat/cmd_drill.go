@@ -365,6 +365,7 @@ func (a *app) printDrill(rep *drill.Report) {
 		regions += "; lost " + strings.Join(rep.Lost, ", ")
 	}
 	fmt.Fprintf(tw, "regions\t%s\n", regions)
+	printRansomware(tw, rep.Ransomware)
 	if rep.Snapshot != "" {
 		if rep.Full {
 			fmt.Fprintf(tw, "sample\tfull\n")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -93,5 +94,28 @@ func retainedAt(st storage.Storage, at time.Time) func(context.Context, storage.
 			return false, fmt.Errorf("region lock state: %w", err)
 		}
 		return ret.LegalHold || (ret.Mode != "" && ret.Until.After(at)), nil
+	}
+}
+
+// printRansomware prints a ransomware drill's simulated attack: per
+// region, what it destroys.
+func printRansomware(w io.Writer, rw *drill.Ransomware) {
+	if rw == nil {
+		return
+	}
+	fmt.Fprintf(w, "ransomware\tattack simulated at %s, recovered as of then\n", rw.AttackTime.Local().Format("2006-01-02 15:04:05.000"))
+	for _, r := range rw.Regions {
+		var what string
+		switch {
+		case r.Error != "":
+			what = "not surveyed: " + r.Error
+		case !r.Versioned:
+			what = "no object versions: all of it destroyed"
+		case r.AppendOnly:
+			what = fmt.Sprintf("append-only: %d objects, none destroyable", r.Objects)
+		default:
+			what = fmt.Sprintf("%d of %d objects destroyable (not retained)", r.Destroyable, r.Objects)
+		}
+		fmt.Fprintf(w, "\t%s: %s\n", r.Region, what)
 	}
 }
