@@ -122,3 +122,27 @@ func TestVersionTimeULID(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteVersionRetainedUnconfigured: a store not configured for
+// object lock, on a bucket that has it, still reports a version whose
+// deletion the lock refuses as retained (not permission denied), and a
+// noncurrent one too (whose lock headers versitygw omits).
+func TestDeleteVersionRetainedUnconfigured(t *testing.T) {
+	srv := s3server.Start(t, s3server.WithObjectLock())
+	locked := openLocked(t, srv, time.Hour)
+	plain := open(t, config(srv, "repo"))
+	ctx := context.Background()
+	storagetest.PutString(t, locked, "data/aa/pack", "locked bytes")
+	storagetest.PutString(t, locked, "data/aa/pack", "locked again")
+	v := plain.Capabilities().Versions
+	vs := storagetest.ListAllVersions(t, v, "data/")
+	if len(vs) != 2 {
+		t.Fatalf("versions = %+v", vs)
+	}
+	for _, vi := range vs {
+		err := v.DeleteVersion(ctx, "data/aa/pack", vi.VersionID)
+		if !errors.Is(err, storage.ErrRetained) || errors.Is(err, storage.ErrPermission) {
+			t.Fatalf("delete locked version (latest %v) through an unconfigured store: %v, want ErrRetained only", vi.IsLatest, err)
+		}
+	}
+}
