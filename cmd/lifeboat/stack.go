@@ -156,6 +156,7 @@ func buildStorageFor(ctx context.Context, cfg *config.Config, mode openMode, get
 			if v, err := asOfRegion(ctx, rc.Name, st, mode); err != nil {
 				warnings = append(warnings, fmt.Sprintf("lifeboat: warning: region %s: %v (left out)\n", rc.Name, err))
 				st.Close()
+				sts[i] = nil // closed: not again by closeAll
 				st = regions.Down(err)
 				downErrs = append(downErrs, fmt.Errorf("region %s: %w", rc.Name, err))
 			} else {
