@@ -35,6 +35,7 @@ type app struct {
 	flags struct {
 		config, repo, identity, cacheDir string
 		noCache, json, quiet             bool
+		asOf                             string // --as-of (asof.go)
 	}
 	cfg *config.Config
 }
@@ -115,7 +116,11 @@ func (a *app) openStorage(ctx context.Context, create bool) (storage.Storage, er
 	if err != nil {
 		return nil, err
 	}
-	return buildStorageFor(ctx, cfg, openMode{create: create, readOnly: a.readOnlyOpen && !create}, a.getenv, a.stderr)
+	mode := openMode{create: create, readOnly: a.readOnlyOpen && !create}
+	if err := a.openAsOf(&mode); err != nil {
+		return nil, err
+	}
+	return buildStorageFor(ctx, cfg, mode, a.getenv, a.stderr)
 }
 
 func (a *app) cacheDir() string {

@@ -48,7 +48,7 @@ func runCheck(ctx context.Context, st storage.Storage, id *crypto.Identity, cach
 		}
 	}
 	res, err := check.Run(ctx, r, opts)
-	if n > 0 && ctx.Err() == nil {
+	if n > 0 && ctx.Err() == nil && !st.Capabilities().ReadOnly { // read only: check --as-of
 		rec := drill.CheckRecord(r.Now(), host, verified, len(r.Index().Packs()))
 		if _, rerr := drill.SaveRecord(ctx, r, rec); rerr != nil {
 			warn(rerr)
