@@ -374,3 +374,11 @@ func (r *Repository) recordInit(ctx context.Context, keyName string) error {
 func (r *Repository) recordSnapshot(ctx context.Context, id format.ID) error {
 	return r.appendChain(ctx, format.ChainRecord{Op: format.ChainBackup, Snapshots: []format.ID{id}})
 }
+
+// VerifyChainRecord checks that data, stored as the commit record name, is
+// well formed and authenticates with this repository's key. A keyed sync
+// copies only such records.
+func (r *Repository) VerifyChainRecord(name string, data []byte) error {
+	_, err := verifyChainRecord(r.chainKey(), name, data)
+	return err
+}
