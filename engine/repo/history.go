@@ -42,13 +42,18 @@ type HistoryFinding struct {
 	Err error
 }
 
-func (f HistoryFinding) String() string {
+// Error describes the finding, naming the region and the object; a
+// finding is an error so that commands can report it as one.
+func (f HistoryFinding) Error() string {
 	s := f.Object + ": " + f.Err.Error()
 	if f.Region != "" {
 		s = "region " + f.Region + ": " + s
 	}
 	return s
 }
+
+// Unwrap returns Err.
+func (f HistoryFinding) Unwrap() error { return f.Err }
 
 // HistoryReport is the outcome of VerifyHistory.
 type HistoryReport struct {

@@ -88,7 +88,7 @@ func verify(t *testing.T, r *Repository, full bool) *HistoryReport {
 func wantClean(t *testing.T, rep *HistoryReport) {
 	t.Helper()
 	for _, f := range rep.Findings {
-		t.Errorf("finding: %s", f)
+		t.Errorf("finding: %v", f)
 	}
 }
 
@@ -259,7 +259,7 @@ func TestHistoryDetectsRegionRollback(t *testing.T) {
 	wantFinding(t, rep, "b", format.SnapshotName(snap), ErrRegionRolledBack)
 	for _, f := range rep.Findings {
 		if f.Region != "b" || !errors.Is(f.Err, ErrRegionRolledBack) {
-			t.Errorf("finding %s, want only region b's rollback", f)
+			t.Errorf("finding %v, want only region b's rollback", f)
 		}
 	}
 }
