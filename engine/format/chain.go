@@ -35,12 +35,12 @@ const ChainWriterLen = 16
 
 // Operations a commit record names.
 const (
-	ChainInit    = "init"    // the repository was created
-	ChainStart   = "start"   // a writer's first record: what it found
-	ChainBackup  = "backup"  // a snapshot committed
-	ChainKey     = "key"     // a key added
-	ChainConfig  = "config"  // the config replaced (migrate)
-	ChainIndex   = "index"   // index objects written (prune)
+	ChainInit    = "init"   // the repository was created
+	ChainStart   = "start"  // a writer's first record: what it found
+	ChainBackup  = "backup" // a snapshot committed
+	ChainKey     = "key"    // a key added
+	ChainConfig  = "config" // the config replaced (migrate)
+	ChainIndex   = "index"  // index objects written (prune)
 	chainOpLimit = 64
 )
 

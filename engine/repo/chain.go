@@ -314,8 +314,8 @@ func (r *Repository) chainRecorded(rec format.ChainRecord, h format.ChainHead) {
 		return
 	}
 	r.updateChainState(func(st *chainState) {
-		origin := format.ChainName(h.Writer, h.Seq)
-		st.addRecord(&rec, origin)
+		rec.Host = r.chain.host
+		st.addRecord(&rec, format.ChainName(h.Writer, h.Seq))
 		if st.Heads[h.Writer].Seq == h.Seq-1 {
 			st.Heads[h.Writer] = h
 		}
@@ -341,17 +341,6 @@ func chainOrigin(origin, host string) string {
 		return origin
 	}
 	return origin + " (host " + host + ")"
-}
-
-func committedName(kind string, id format.ID) string {
-	switch kind {
-	case "snapshot":
-		return format.SnapshotName(id)
-	case "index":
-		return format.IndexName(id)
-	default:
-		return format.KeyName(id)
-	}
 }
 
 func isChainName(name string) bool { return strings.HasPrefix(name, format.ChainPrefix) }

@@ -289,7 +289,9 @@ func (r *Repository) VerifyHistory(ctx context.Context, full bool) (*HistoryRepo
 		for _, i := range listed {
 			reg := regions[i].Name
 			for _, name := range state.Regions[reg] {
-				if held[i][name] || (!isChainName(name) && isBuried(name)) {
+				// What no region holds any more is reported once, as
+				// vanished (or a chain gone back), not per region.
+				if held[i][name] || !union[name] || (!isChainName(name) && isBuried(name)) {
 					continue
 				}
 				find(HistoryFinding{Region: reg, Object: name, Err: fmt.Errorf("%w: the region held it when this host last looked", ErrRegionRolledBack)})
