@@ -239,6 +239,27 @@ func TestS3RollbackDetection(t *testing.T) {
 			t.Fatalf("the backup stored no snapshot in bravo: %v", lost)
 		}
 		e.checkNames(state, "region bravo: "+snap, "went back to an older state")
+		// A sync brings bravo up to date again.
+		e.mustRun(0, "--config", e.Config, "sync")
+		if res := e.runState(state, "--config", e.Config, "check"); res.Code != 0 {
+			t.Fatalf("check after sync\n%s", res)
+		}
+	})
+
+	t.Run("accept", func(t *testing.T) {
+		e := e.with(t)
+		gone := e.names(0, format.SnapshotPrefix)[0]
+		e.removeEverywhere(gone)
+		e.checkNames(state, gone, "vanished")
+		res := e.runState(state, "--config", e.Config, "history", "accept")
+		if res.Code != 0 || !strings.Contains(res.Stdout, "recorded the deletion of "+gone) {
+			t.Fatalf("history accept: want exit 0 naming %s\n%s", gone, res)
+		}
+		for _, st := range []string{state, filepath.Join(e.Dir, "fresh-host-accept")} {
+			if res := e.runState(st, "--config", e.Config, "check"); res.Code != 0 {
+				t.Fatalf("check after history accept\n%s", res)
+			}
+		}
 	})
 }
 

@@ -399,3 +399,43 @@ func concurrentWriters(t *testing.T, seed uint64) {
 		}
 	}
 }
+
+// After a recovery to an earlier state (the newest commit record, its
+// snapshot and index object gone) and a snapshot removed on purpose, the
+// host that saw the newer state accepts it: afterwards nothing is
+// reported, the removed snapshot is tombstoned, and its next commit
+// continues the chain without a gap.
+func TestAcceptHistory(t *testing.T) {
+	ctx := context.Background()
+	st := mem.New()
+	r, id := historyRepo(t, st)
+	removed, _ := backupIn(t, r, 1)
+	backupIn(t, r, 2)
+	snap, index := backupIn(t, r, 3)
+	wantClean(t, verify(t, r, false))
+	w := r.ChainWriter()
+	seqs, err := r.chainSeqs(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail := format.ChainName(w, seqs[len(seqs)-1])
+	for _, name := range []string{tail, format.SnapshotName(snap), format.IndexName(index), format.SnapshotName(removed)} {
+		if err := st.Delete(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := verify(t, r, false)
+	wantFinding(t, rep, "", tail, ErrRolledBack)
+	wantFinding(t, rep, "", format.SnapshotName(removed), ErrVanished)
+	acc, err := r.AcceptHistory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantClean(t, acc.Remaining)
+	if len(acc.Buried) != 1 || acc.Buried[0] != format.SnapshotName(removed) {
+		t.Fatalf("buried %v, want only %s", acc.Buried, format.SnapshotName(removed))
+	}
+	backupIn(t, r, 4)
+	wantClean(t, verify(t, r, true))
+	wantClean(t, verify(t, openAs(t, st, id, "beta", ""), true))
+}
