@@ -192,6 +192,7 @@ func (r *Repository) appendChain(ctx context.Context, rec format.ChainRecord) er
 func (r *Repository) appendRecord(ctx context.Context, rec format.ChainRecord) error {
 	writer := r.ChainWriter()
 	key := r.chainKey()
+	defer r.lockChain()()
 	st := r.loadChainState()
 	var lastErr error
 	for range chainAppendAttempts {
@@ -313,13 +314,13 @@ func (r *Repository) chainRecorded(rec format.ChainRecord, h format.ChainHead) {
 	if r.chain.stateDir == "" {
 		return
 	}
-	r.updateChainState(func(st *chainState) {
+	r.updateChainStateLocked(func(st *chainState) {
 		rec.Host = r.chain.host
 		st.addRecord(&rec, format.ChainName(h.Writer, h.Seq))
 		if st.Heads[h.Writer].Seq == h.Seq-1 {
 			st.Heads[h.Writer] = h
 		}
-	})
+	}, true) // appendRecord holds the lock
 }
 
 // RecordConfig appends a record naming sealed as the repository's config

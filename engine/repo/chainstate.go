@@ -2,10 +2,14 @@ package repo
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"lifeboat/engine/format"
 )
@@ -65,12 +69,58 @@ func (r *Repository) loadChainState() *chainState {
 	return st
 }
 
+// chainLockAttempts and chainLockWait bound waiting for the host's chain
+// lock; past them the writer goes on without it (the lock only narrows
+// races between processes of one host, see lockChain).
+const (
+	chainLockAttempts = 300
+	chainLockWait     = 100 * time.Millisecond
+)
+
+// lockChain takes the host's lock of the repository's chain state
+// (<StateDir>/chain/<repository id>.lock, flock): processes of one host
+// then append to their shared chain one after the other, so that no
+// record is ever created twice by racing conditional creates (which a
+// region set may undo, after another host read the undone copy), and
+// update the state in turn. It returns a no-op without a state directory
+// or when the lock cannot be had within the bounds.
+func (r *Repository) lockChain() (unlock func()) {
+	if r.chain.stateDir == "" {
+		return func() {}
+	}
+	p := filepath.Join(r.chain.stateDir, "chain", r.cfg.ID+".lock")
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return func() {}
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return func() {}
+	}
+	for range chainLockAttempts {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			break
+		}
+		time.Sleep(chainLockWait)
+	}
+	if err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { f.Close() }
+}
+
 // updateChainState re-reads the state, applies fn and writes it back
-// (atomically, by rename), so that concurrent processes of the host lose
-// little: the merge keeps the larger of two heads.
-func (r *Repository) updateChainState(fn func(*chainState)) {
+// (atomically, by rename), under the host's chain lock unless the caller
+// holds it (locked).
+func (r *Repository) updateChainState(fn func(*chainState)) { r.updateChainStateLocked(fn, false) }
+
+func (r *Repository) updateChainStateLocked(fn func(*chainState), locked bool) {
 	if r.chain.stateDir == "" {
 		return
+	}
+	if !locked {
+		defer r.lockChain()()
 	}
 	r.chain.mu.Lock()
 	defer r.chain.mu.Unlock()

@@ -132,6 +132,13 @@ func (r *Repository) VerifyHistory(ctx context.Context, full bool) (*HistoryRepo
 	}
 	rep.Writers = len(seqs)
 	find := func(f HistoryFinding) { rep.Findings = append(rep.Findings, f) }
+	// absent reports what is missing from the union, which only a
+	// complete listing can tell (an unlisted region may hold it).
+	absent := func(f HistoryFinding) {
+		if complete {
+			find(f)
+		}
+	}
 
 	// Read the records needed, in parallel.
 	type want struct {
@@ -183,7 +190,7 @@ func (r *Repository) VerifyHistory(ctx context.Context, full bool) (*HistoryRepo
 			head = ss[n-1]
 		}
 		if local.Seq > head {
-			find(HistoryFinding{Object: format.ChainName(w, local.Seq), Err: fmt.Errorf("%w: the chain of writer %s ends at record %d, this host saw record %d", ErrRolledBack, w, head, local.Seq)})
+			absent(HistoryFinding{Object: format.ChainName(w, local.Seq), Err: fmt.Errorf("%w: the chain of writer %s ends at record %d, this host saw record %d", ErrRolledBack, w, head, local.Seq)})
 		}
 		present := map[uint64]bool{}
 		for _, s := range ss {
@@ -191,7 +198,7 @@ func (r *Repository) VerifyHistory(ctx context.Context, full bool) (*HistoryRepo
 		}
 		for s := uint64(1); s <= head; s++ {
 			if !present[s] {
-				find(HistoryFinding{Object: format.ChainName(w, s), Err: fmt.Errorf("commit record %w", ErrVanished)})
+				absent(HistoryFinding{Object: format.ChainName(w, s), Err: fmt.Errorf("commit record %w", ErrVanished)})
 			}
 		}
 		// Walk the records read, in order, linking each to the one
@@ -245,7 +252,7 @@ func (r *Repository) VerifyHistory(ctx context.Context, full bool) (*HistoryRepo
 			if len(ss) > 0 {
 				head = ss[len(ss)-1]
 			}
-			find(HistoryFinding{Object: format.ChainName(h.Writer, h.Seq), Err: fmt.Errorf("%w: another writer's record saw the chain of writer %s at record %d, it now ends at %d", ErrRolledBack, h.Writer, h.Seq, head)})
+			absent(HistoryFinding{Object: format.ChainName(h.Writer, h.Seq), Err: fmt.Errorf("%w: another writer's record saw the chain of writer %s at record %d, it now ends at %d", ErrRolledBack, h.Writer, h.Seq, head)})
 			continue
 		}
 		if wt := got[format.ChainName(h.Writer, h.Seq)]; wt != nil && wt.err == nil && wt.hash != h.Hash {

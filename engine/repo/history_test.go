@@ -337,20 +337,27 @@ func TestHistoryNotInOldVersions(t *testing.T) {
 // at once; every snapshot is recorded exactly once, every chain links up
 // and verification finds nothing.
 func TestHistoryConcurrentWriters(t *testing.T) {
-	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { concurrentWriters(t, seed) })
+	for _, seed := range []uint64{1, 2, 3, 4} {
+		// Odd seeds: every host has a state directory, alpha's two
+		// processes share one (its lock orders them); even: none (the
+		// conditional creates do).
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { concurrentWriters(t, seed, seed%2 == 1) })
 	}
 }
 
-func concurrentWriters(t *testing.T, seed uint64) {
+func concurrentWriters(t *testing.T, seed uint64, withState bool) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	ctx := context.Background()
 	st := mem.New()
 	r, id := historyRepo(t, st)
 	hosts := []string{"alpha", "alpha", "beta", "gamma"}
 	var writers []*Repository
+	dirs := map[string]string{}
 	for _, h := range hosts {
-		writers = append(writers, openAs(t, st, id, h, ""))
+		if _, ok := dirs[h]; !ok && withState {
+			dirs[h] = t.TempDir()
+		}
+		writers = append(writers, openAs(t, st, id, h, dirs[h]))
 	}
 	rounds := 3 + rng.IntN(4)
 	var mu sync.Mutex

@@ -19,7 +19,7 @@ type ChainVerifier interface {
 
 // copyChain copies the commit records (chain/) to the regions that lack
 // them. A record is never replaced: a region's own copy, even a different
-// one, stays for VerifyHistory to judge. Without the key only well-formed
+// one, stays (the first copy that authenticates is the one readers use). Without the key only well-formed
 // records are copied; with it only those that authenticate.
 func (s *syncer) copyChain(ctx context.Context) error {
 	lists := s.listAll(ctx, format.ChainPrefix)
