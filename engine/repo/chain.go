@@ -65,12 +65,20 @@ type chainSession struct {
 	seen map[string]format.ChainHead
 }
 
-func newChainSession(opts Options) *chainSession {
+// newChainSession starts the bookkeeping of a repository opened on st. A
+// read-only storage (a view, such as the repository as of a past time) is
+// verified against its chains alone: this host's state describes the live
+// repository, and the view would seem to have gone back from it.
+func newChainSession(st storage.Storage, opts Options) *chainSession {
 	host := opts.Host
 	if host == "" {
 		host, _ = os.Hostname()
 	}
-	return &chainSession{stateDir: opts.StateDir, host: host, seen: map[string]format.ChainHead{}}
+	dir := opts.StateDir
+	if st.Capabilities().ReadOnly {
+		dir = ""
+	}
+	return &chainSession{stateDir: dir, host: host, seen: map[string]format.ChainHead{}}
 }
 
 // chaining reports whether this repository's writers append commit

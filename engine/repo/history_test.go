@@ -15,6 +15,7 @@ import (
 	"lifeboat/engine/format"
 	"lifeboat/storage"
 	"lifeboat/storage/mem"
+	"lifeboat/storage/readonly"
 )
 
 // historyRepo creates a repository of the current version in st, opened
@@ -445,4 +446,24 @@ func TestAcceptHistory(t *testing.T) {
 	backupIn(t, r, 4)
 	wantClean(t, verify(t, r, true))
 	wantClean(t, verify(t, openAs(t, st, id, "beta", ""), true))
+}
+
+// A read-only view (such as the repository as of a past time) is verified
+// against the chains alone: this host's newer view of the live repository
+// is neither compared nor changed.
+func TestHistoryReadOnlyViewIgnoresState(t *testing.T) {
+	ctx := context.Background()
+	st := mem.New()
+	r, id := historyRepo(t, st)
+	backupIn(t, r, 1)
+	past := mem.New()
+	copyStorage(t, past, st)
+	backupIn(t, r, 2)
+	wantClean(t, verify(t, r, false))
+	view, err := Open(ctx, readonly.New(past), id, Options{StateDir: r.chain.stateDir, Host: "alpha"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantClean(t, verify(t, view, true))
+	wantClean(t, verify(t, r, false))
 }

@@ -218,7 +218,7 @@ func newRepository(st storage.Storage, cfg *format.Config, master *crypto.Master
 		idx:    newIndex(),
 		trees:  newTreePacks(treePackCacheBytes),
 		tmpDir: opts.TempDir,
-		chain:  newChainSession(opts),
+		chain:  newChainSession(st, opts),
 	}
 	if opts.CacheDir != "" && !st.Capabilities().Local {
 		r.cache = newCache(opts.CacheDir, cfg.ID)
