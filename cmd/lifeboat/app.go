@@ -38,6 +38,9 @@ type app struct {
 		asOf                             string // --as-of (asof.go)
 	}
 	cfg *config.Config
+	// hostState is the daemon's state directory, where it keeps what it
+	// saw of the repository's history (hostStateDir).
+	hostState string
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -250,7 +253,7 @@ func (a *app) openRepoOnly(ctx context.Context) (*repo.Repository, error) {
 // file into place rather than copying it (packs are written once, not
 // twice). With several regions each gets a copy.
 func (a *app) repoOptions() repo.Options {
-	o := repo.Options{CacheDir: a.cacheDir()}
+	o := repo.Options{CacheDir: a.cacheDir(), StateDir: a.hostStateDir()}
 	if a.cfg != nil && len(a.cfg.Regions) == 1 && a.cfg.Regions[0].Type == config.TypeLocal {
 		o.TempDir = a.cfg.Regions[0].Path
 	}

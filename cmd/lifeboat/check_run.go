@@ -23,8 +23,8 @@ import (
 // every pack in every region. The copies verified are stored as a
 // coverage record, per region (only the regions read); a failure to store
 // it goes to warn and does not change the check's result.
-func runCheck(ctx context.Context, st storage.Storage, id *crypto.Identity, cacheDir, host string, opts check.Options, warn func(error)) (*check.Result, error) {
-	r, err := repo.Open(ctx, st, id, repo.Options{CacheDir: cacheDir})
+func runCheck(ctx context.Context, st storage.Storage, id *crypto.Identity, ropts repo.Options, host string, opts check.Options, warn func(error)) (*check.Result, error) {
+	r, err := repo.Open(ctx, st, id, ropts)
 	if err != nil {
 		return nil, err
 	}

@@ -132,7 +132,7 @@ func (a *app) runDrill(ctx context.Context, d *config.Drill, o drillOverrides) (
 	all, err := a.openStorage(ctx, false)
 	if err == nil {
 		defer all.Close()
-		evidence, err = repo.Open(ctx, all, id, repo.Options{})
+		evidence, err = repo.Open(ctx, all, id, repo.Options{StateDir: a.hostStateDir()})
 		if err == nil {
 			warn = io.Discard // the regions that are down were named once
 		}

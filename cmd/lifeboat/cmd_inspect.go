@@ -350,7 +350,7 @@ prune removes as missing.`,
 					fmt.Fprintf(a.stderr, "error: %s\n", p)
 				}
 			}
-			res, err := runCheck(ctx, st, id, a.cacheDir(), hostname(), opts, func(err error) {
+			res, err := runCheck(ctx, st, id, repo.Options{CacheDir: a.cacheDir(), StateDir: a.hostStateDir()}, hostname(), opts, func(err error) {
 				fmt.Fprintf(a.stderr, "lifeboat: warning: coverage records: %v\n", err)
 			})
 			if errors.Is(err, check.ErrUnknownRegion) {

@@ -156,6 +156,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 		return &c.res, err
 	}
 	c.checkTombstones(ctx)
+	c.checkHistory(ctx)
 	c.checkLocks(ctx) // lock.go
 	if readData {
 		c.readData(ctx, reps)

@@ -17,5 +17,9 @@
 // lifeboat sync); a tombstone that does not authenticate is a problem.
 // In regions with object lock, objects the snapshots need whose
 // retention has ended are problems too (engine/retain.Verify: all the
-// metadata, a bounded sample of the packs).
+// metadata, a bounded sample of the packs). The repository's history is
+// verified against its commit chains (repo.VerifyHistory): a snapshot,
+// index object or key that vanished without a deletion record, a chain or
+// region gone back to an older state, a replaced config and a forged
+// commit record are problems naming the object (and region).
 package check

@@ -349,6 +349,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Report, error)
 		}
 		d.records = recs
 	}
+	d.verifyHistory(ctx) // history.go
 	err := d.run(ctx)
 	if cerr := d.cleanup(); cerr != nil {
 		d.warn("remove the scratch directory: %v", cerr)

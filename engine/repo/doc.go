@@ -1,8 +1,9 @@
 // Package repo implements a Lifeboat repository on top of a storage.Storage:
 // opening it with an age identity, the config and key objects, the in-memory
 // blob index and the index objects that persist it, packing blobs into sealed
-// pack files, reading and verifying blobs, trees and snapshots, and a local
-// cache of metadata objects.
+// pack files, reading and verifying blobs, trees and snapshots, a local
+// cache of metadata objects, and the commit chains that record what was
+// committed, so that what disappears or goes back is detected.
 //
 // Invariants:
 //   - every object is named by the SHA-256 of its stored bytes (except the
@@ -35,6 +36,16 @@
 //     gc/<generation>) and tombstones without deleting (PutTombstones),
 //     tells the storage's time by a probe write (StorageTime) and evicts
 //     deleted objects from the local cache (Evict).
+//   - in a repository of format version 4 or later every commit (a
+//     snapshot, a key, a config before migrate replaces it, prune's index
+//     objects) is recorded after it is durable in the writer's commit chain
+//     (chain.go: chain/<writer>/<seq>, conditional create, HMAC keyed by the
+//     repository secret, each record naming the hash of the one before);
+//     VerifyHistory (history.go) reports every recorded object that no
+//     region holds and no authenticated tombstone buries, chains and
+//     regions gone back from what this host saw (Options.StateDir, which
+//     only grows) or what another writer witnessed, and configs no record
+//     names; AcceptHistory (accept.go) accepts the present state;
 //   - GC records (gc.go) are written once per generation (a conditional
 //     create) and read from every region; a session that condemned packs
 //     (CondemnPacks) never deduplicates against a blob whose only indexed
