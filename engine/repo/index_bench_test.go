@@ -50,15 +50,20 @@ func heapLive() uint64 {
 	return ms.HeapAlloc
 }
 
-// buildBenchIndex adds n blobs from seed as a LoadIndex would, sampling
-// the live heap (after a collection) about every 1 % of the blobs; it
-// returns the index and the highest sample.
+// buildBenchIndex adds n blobs from seed as LoadIndex does; with sample, it
+// samples the live heap (after a collection) about every 1 % of the blobs
+// and at the end of every merge (the index's peak); it returns the index
+// and the highest sample.
 func buildBenchIndex(n int, seed uint64, sample bool) (*Index, uint64) {
 	g := newBenchIDs(seed)
 	x := newIndex()
 	var p format.IndexPack
 	every := max(n/100, benchBlobsPerPack)
 	var peak uint64
+	if sample {
+		testMergeHook = func() { peak = max(peak, heapLive()) }
+		defer func() { testMergeHook = nil }()
+	}
 	for done := 0; done < n; {
 		k := min(benchBlobsPerPack, n-done)
 		benchPack(g, &p, k)
@@ -68,6 +73,7 @@ func buildBenchIndex(n int, seed uint64, sample bool) (*Index, uint64) {
 			peak = max(peak, heapLive())
 		}
 	}
+	x.settle() // as LoadIndex does
 	return x, peak
 }
 
