@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"cmp"
 	"encoding/binary"
 	"math/bits"
 	"slices"
@@ -11,8 +10,8 @@ import (
 
 // The index's blobs live in two tables (both without per-entry pointers):
 //
-//   - the base, sorted by ID, in fixed-size pages of parallel arrays (IDs
-//     and entries) with a table of bucket starts by the IDs' leading bits,
+//   - the base, sorted by ID, in fixed-size pages of records (an ID and
+//     its entry) with a table of bucket starts by the IDs' leading bits,
 //     searched by binary search within the bucket;
 //   - the overlay, the blobs added since the base was last rebuilt, in
 //     unsorted parallel arrays with an open-addressing hash table of their
@@ -24,11 +23,11 @@ import (
 // building the index never holds two copies of it. Per blob: 32 bytes of ID
 // and 20 of entry, plus 1 to 2 bytes of buckets and the last page's slack
 // in the base; the overlay adds 8 to 16 bytes of hash slots and, while
-// merging, a 16-byte sort key, for its blobs only (at most 1/overlayDiv of
+// merging, 4 to 8 bytes to sort them, for its blobs only (at most 1/overlayDiv of
 // the base).
 
 const (
-	pageShift = 14 // 16384 blobs a page: 512 KiB of IDs, 320 KiB of entries
+	pageShift = 14 // 16384 blobs a page: 832 KiB
 	pageLen   = 1 << pageShift
 	pageMask  = pageLen - 1
 
@@ -61,20 +60,27 @@ func cmpID(a, b *format.ID) int {
 	return 0
 }
 
+// record is a blob of the base: its ID and its entry side by side, so that
+// a search that finds the ID has its entry in the same or the next cache
+// line (52 bytes, no padding).
+type record struct {
+	id format.ID
+	e  entry
+}
+
 // sortedBlobs is the base: n blobs sorted by ID, blob k at page k>>pageShift,
 // slot k&pageMask. Every page but a lone first one has pageLen slots.
 type sortedBlobs struct {
-	n    int
-	ids  [][]format.ID
-	ents [][]entry
+	n     int
+	pages [][]record
 	// bkt[b] is the first blob whose ID's leading bkBits bits are at
 	// least b; bkt[1<<bkBits] is n.
 	bkBits uint
 	bkt    []uint32
 }
 
-func (s *sortedBlobs) id(k int) *format.ID { return &s.ids[k>>pageShift][k&pageMask] }
-func (s *sortedBlobs) ent(k int) *entry    { return &s.ents[k>>pageShift][k&pageMask] }
+func (s *sortedBlobs) id(k int) *format.ID { return &s.pages[k>>pageShift][k&pageMask].id }
+func (s *sortedBlobs) ent(k int) *entry    { return &s.pages[k>>pageShift][k&pageMask].e }
 
 // bucket returns the bucket of id.
 func (s *sortedBlobs) bucket(id *format.ID) uint32 {
@@ -130,18 +136,17 @@ func (s *sortedBlobs) moveUp(from, to, d int) {
 		k := min(to-from, src&pageMask+1, dst&pageMask+1)
 		sp, so := src>>pageShift, src&pageMask+1-k
 		dp, do := dst>>pageShift, dst&pageMask+1-k
-		copy(s.ids[dp][do:do+k], s.ids[sp][so:so+k])
-		copy(s.ents[dp][do:do+k], s.ents[sp][so:so+k])
+		copy(s.pages[dp][do:do+k], s.pages[sp][so:so+k])
 		to -= k
 	}
 }
 
 // capacity returns the number of slots of the pages.
 func (s *sortedBlobs) capacity() int {
-	if len(s.ids) == 0 {
+	if len(s.pages) == 0 {
 		return 0
 	}
-	return (len(s.ids)-1)*pageLen + len(s.ids[len(s.ids)-1])
+	return (len(s.pages)-1)*pageLen + len(s.pages[len(s.pages)-1])
 }
 
 // grow makes room for total blobs. A lone first page grows by doubling up
@@ -150,23 +155,21 @@ func (s *sortedBlobs) grow(total int) {
 	if s.capacity() >= total {
 		return
 	}
-	if len(s.ids) <= 1 {
+	if len(s.pages) == 0 || len(s.pages[0]) < pageLen {
 		size := pageLen
 		if total < pageLen {
 			size = min(pageLen, max(total, 2*s.capacity(), 64))
 		}
-		ids, ents := make([]format.ID, size), make([]entry, size)
-		if len(s.ids) == 1 {
-			copy(ids, s.ids[0][:s.n])
-			copy(ents, s.ents[0][:s.n])
-			s.ids[0], s.ents[0] = ids, ents
+		p := make([]record, size)
+		if len(s.pages) == 1 {
+			copy(p, s.pages[0][:s.n])
+			s.pages[0] = p
 		} else {
-			s.ids, s.ents = [][]format.ID{ids}, [][]entry{ents}
+			s.pages = [][]record{p}
 		}
 	}
 	for s.capacity() < total {
-		s.ids = append(s.ids, make([]format.ID, pageLen))
-		s.ents = append(s.ents, make([]entry, pageLen))
+		s.pages = append(s.pages, make([]record, pageLen))
 	}
 }
 
@@ -206,7 +209,13 @@ func hashID(id *format.ID) uint64 {
 		binary.LittleEndian.Uint64(id[8:])*0xc2b2ae3d27d4eb4f ^
 		binary.LittleEndian.Uint64(id[16:])*0x165667b19e3779f9 ^
 		binary.LittleEndian.Uint64(id[24:])*0x85ebca77c2b2ae63
-	return h ^ h>>29
+	// The finalizer of MurmurHash3: every bit reaches the low bits that
+	// choose the slot.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	return h ^ h>>33
 }
 
 // find returns the position of id, or -1.
@@ -252,11 +261,35 @@ func (o *overlay) rehash(size int) {
 	}
 }
 
-// sortKey orders the overlay for a merge without moving it: the ID's
-// leading 8 bytes, then its position (ties, rare, compare whole IDs).
-type sortKey struct {
-	lead uint64
-	pos  uint32
+// sorted returns the overlay's positions in ID order: a counting sort by
+// the IDs' leading bits (2 to 4 blobs a bucket when IDs are random, as
+// keyed hashes are), then a sort within each bucket.
+func (o *overlay) sorted() []uint32 {
+	m := len(o.ids)
+	shift := 32 - uint(min(max(bits.Len(uint(m))-2, 1), maxBucketBits))
+	ends := make([]uint32, 1<<(32-shift)+1)
+	for i := range o.ids {
+		ends[binary.BigEndian.Uint32(o.ids[i][:4])>>shift+1]++
+	}
+	for b := 1; b < len(ends); b++ {
+		ends[b] += ends[b-1]
+	}
+	// ends[b] is now where bucket b starts, and after placing, where it
+	// ends.
+	order := make([]uint32, m)
+	for i := range o.ids {
+		b := binary.BigEndian.Uint32(o.ids[i][:4]) >> shift
+		order[ends[b]] = uint32(i)
+		ends[b]++
+	}
+	start := uint32(0)
+	for _, end := range ends[:len(ends)-1] {
+		if end-start > 1 {
+			slices.SortFunc(order[start:end], func(a, b uint32) int { return cmpID(&o.ids[a], &o.ids[b]) })
+		}
+		start = end
+	}
+	return order
 }
 
 // merge moves the overlay's blobs into the base and empties the overlay.
@@ -267,16 +300,7 @@ func (s *sortedBlobs) merge(o *overlay) {
 	if m == 0 {
 		return
 	}
-	keys := make([]sortKey, m)
-	for i := range keys {
-		keys[i] = sortKey{lead: binary.BigEndian.Uint64(o.ids[i][:8]), pos: uint32(i)}
-	}
-	slices.SortFunc(keys, func(a, b sortKey) int {
-		if c := cmp.Compare(a.lead, b.lead); c != 0 {
-			return c
-		}
-		return cmpID(&o.ids[a.pos], &o.ids[b.pos])
-	})
+	order := o.sorted()
 	n := s.n
 	s.grow(n + m)
 	// From the greatest new blob down: the base's blobs above it move up
@@ -285,7 +309,7 @@ func (s *sortedBlobs) merge(o *overlay) {
 	// buckets still find the new blob's place there.
 	i := n
 	for j := m - 1; j >= 0; j-- {
-		op := keys[j].pos
+		op := order[j]
 		p := s.upperBound(&o.ids[op], i)
 		s.moveUp(p, i, j+1)
 		*s.id(p + j), *s.ent(p + j) = o.ids[op], o.ents[op]

@@ -300,6 +300,7 @@ func TestIndexRandomAgainstMap(t *testing.T) {
 						unknown = append(unknown, testID(uint64(rng.IntN(int(next)+100)), spread))
 					}
 					checkAgainst(t, x, ref, unknown)
+					checkBase(t, &x.base)
 				}
 			}
 			if x.base.n == 0 || x.base.n < x.Len()/2 {
@@ -378,4 +379,48 @@ func TestIndexMemoryPerBlob(t *testing.T) {
 		t.Fatalf("%.1f bytes a blob, %.1f at the peak; want at most 64 and 80", perBlob, peakPerBlob)
 	}
 	runtime.KeepAlive(x)
+}
+
+// checkBase checks the base's invariants: IDs strictly increasing across
+// the pages, every blob in its bucket.
+func checkBase(t *testing.T, s *sortedBlobs) {
+	t.Helper()
+	for k := 1; k < s.n; k++ {
+		if cmpID(s.id(k-1), s.id(k)) >= 0 {
+			t.Fatalf("base not sorted at %d", k)
+		}
+	}
+	if s.n == 0 {
+		return
+	}
+	if got := s.bkt[len(s.bkt)-1]; int(got) != s.n {
+		t.Fatalf("last bucket ends at %d, want %d", got, s.n)
+	}
+	for k := 0; k < s.n; k++ {
+		b := s.bucket(s.id(k))
+		if k < int(s.bkt[b]) || k >= int(s.bkt[b+1]) {
+			t.Fatalf("blob %d outside its bucket %d [%d,%d)", k, b, s.bkt[b], s.bkt[b+1])
+		}
+	}
+}
+
+// Merges spanning several pages (whose pieces cross page boundaries at
+// different places in the source and the destination) keep every blob, in
+// order, each found at its location.
+func TestIndexMergeAcrossPages(t *testing.T) {
+	for _, spread := range []bool{true, false} {
+		t.Run(fmt.Sprintf("spread=%v", spread), func(t *testing.T) {
+			x := newIndex()
+			n := 5*pageLen + 123
+			fillIndex(t, x, n, spread)
+			x.settle()
+			if x.base.n != n || len(x.ov.ids) != 0 {
+				t.Fatalf("base %d, overlay %d after settle; want %d, 0", x.base.n, len(x.ov.ids), n)
+			}
+			checkBase(t, &x.base)
+			for i := 0; i < n; i++ {
+				wantLoc(t, x, testID(uint64(1000000+i), spread), testID(uint64(900000+i/100*100), !spread), uint32(10*(i%100)))
+			}
+		})
+	}
 }
