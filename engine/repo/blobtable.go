@@ -173,11 +173,15 @@ func (s *sortedBlobs) grow(total int) {
 	}
 }
 
+// bucketBits returns the number of leading bits that choose the bucket of
+// a base of n blobs.
+func bucketBits(n int) uint { return uint(min(max(bits.Len(uint(n))-2, 0), maxBucketBits)) }
+
 // rebuildBuckets recomputes the bucket table: 2 to 4 blobs a bucket (1 to
 // 2 bytes a blob), so that a search reads about two IDs, often in the same
 // cache line.
 func (s *sortedBlobs) rebuildBuckets() {
-	s.bkBits = uint(min(max(bits.Len(uint(s.n))-2, 0), maxBucketBits))
+	s.bkBits = bucketBits(s.n)
 	nb := 1 << s.bkBits
 	if len(s.bkt) != nb+1 {
 		s.bkt = make([]uint32, nb+1)
@@ -303,6 +307,12 @@ func (s *sortedBlobs) merge(o *overlay) {
 	order := o.sorted()
 	n := s.n
 	s.grow(n + m)
+	// When the bucket table keeps its size, a bucket now starts later by
+	// the number of new blobs in the buckets before it: the loop adds
+	// them as it goes down, to buckets above the new blob's (which the
+	// searches of the smaller new blobs below do not need).
+	shift := n > 0 && bucketBits(n+m) == s.bkBits
+	top := len(s.bkt) - 1
 	// From the greatest new blob down: the base's blobs above it move up
 	// by the number of new blobs not placed yet, in one copy, then it
 	// takes the slot below them. The base below i has not moved, so its
@@ -310,15 +320,23 @@ func (s *sortedBlobs) merge(o *overlay) {
 	i := n
 	for j := m - 1; j >= 0; j-- {
 		op := order[j]
-		p := s.upperBound(&o.ids[op], i)
+		id := &o.ids[op]
+		p := s.upperBound(id, i)
 		s.moveUp(p, i, j+1)
-		*s.id(p + j), *s.ent(p + j) = o.ids[op], o.ents[op]
+		*s.id(p + j), *s.ent(p + j) = *id, o.ents[op]
 		i = p
+		if shift {
+			for b := int(s.bucket(id)); top > b; top-- {
+				s.bkt[top] += uint32(j + 1)
+			}
+		}
 	}
 	s.n = n + m
 	if testMergeHook != nil {
 		testMergeHook() // the peak of the index's memory
 	}
+	if !shift {
+		s.rebuildBuckets()
+	}
 	*o = overlay{}
-	s.rebuildBuckets()
 }

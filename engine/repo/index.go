@@ -33,10 +33,11 @@ type Location struct {
 	Blob format.Blob
 }
 
-// Index maps blob IDs to their location, in about 53 bytes per blob (see
-// blobtable.go): a sorted base of fixed-size entries naming their pack by
-// its position, and an overlay of the blobs added since the base was last
-// rebuilt. It is safe for concurrent use.
+// Index maps blob IDs to their location, in about 54 bytes per blob (see
+// blobtable.go): a sorted base of 52-byte records (the ID and an entry
+// naming the pack by its position) and an overlay of the blobs added since
+// the overlay was last merged into the base. It is safe for concurrent
+// use.
 type Index struct {
 	mu      sync.RWMutex
 	packs   []PackInfo

@@ -142,7 +142,7 @@ func BenchmarkIndexLookup(b *testing.B) {
 						}
 						i++
 					}
-					reportCPU(b, cpu, i)
+					reportCPU(b, cpu, i, "op")
 				})
 				b.Run("has-"+tc.name, func(b *testing.B) {
 					i := 0
@@ -153,7 +153,7 @@ func BenchmarkIndexLookup(b *testing.B) {
 						}
 						i++
 					}
-					reportCPU(b, cpu, i)
+					reportCPU(b, cpu, i, "op")
 				})
 			}
 			b.Run("has-hit-parallel", func(b *testing.B) {
@@ -172,10 +172,10 @@ func BenchmarkIndexLookup(b *testing.B) {
 }
 
 // reportCPU reports the CPU time per operation of n operations since cpu
-// (where it is measured).
-func reportCPU(b *testing.B, cpu time.Duration, n int) {
+// (where it is measured), as cpu-ns/unit.
+func reportCPU(b *testing.B, cpu time.Duration, n int, unit string) {
 	if now := cpuTime(); now > 0 && n > 0 {
-		b.ReportMetric(float64((now-cpu).Nanoseconds())/float64(n), "cpu-ns/op")
+		b.ReportMetric(float64((now-cpu).Nanoseconds())/float64(n), "cpu-ns/"+unit)
 	}
 }
 
@@ -197,5 +197,5 @@ func BenchmarkIndexAdd(b *testing.B) {
 		packs++
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(packs*perPack), "ns/blob")
-	reportCPU(b, cpu, packs) // including the generation of the packs
+	reportCPU(b, cpu, packs*perPack, "blob") // including the generation of the packs
 }
