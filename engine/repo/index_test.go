@@ -255,32 +255,43 @@ func checkAgainst(t *testing.T, x *Index, ref *refIndex, unknown []format.ID) {
 }
 
 // Random packs (seeded) of new and already known blobs, some condemned,
-// with IDs random or sharing their first bytes, through many merges of the
-// overlay into the base and settles: the index answers as the reference
-// maps do, at every step.
+// with random IDs or IDs sharing their first 24 bytes, through many merges
+// of the overlay into the base and settles: the index answers as the
+// reference maps do, at every step.
 func TestIndexRandomAgainstMap(t *testing.T) {
 	for _, spread := range []bool{true, false} {
-		t.Run(fmt.Sprintf("spread=%v", spread), func(t *testing.T) {
+		t.Run(fmt.Sprintf("random=%v", spread), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(13, uint64(len(fmt.Sprint(spread)))))
+			ids := rand.NewChaCha8([32]byte{13})
+			// newID returns a random ID, or the next one sharing its
+			// first 24 bytes with the others.
+			next := uint64(0)
+			newID := func() format.ID {
+				if spread {
+					var id format.ID
+					_, _ = ids.Read(id[:])
+					return id
+				}
+				next += 1 + uint64(rng.IntN(3))
+				return testID(next, false)
+			}
 			x := newIndex()
 			r := &Repository{idx: x}
 			ref := &refIndex{blobs: map[format.ID]Location{}, packs: map[format.ID]PackInfo{}, condemned: map[format.ID]bool{}}
 			var known, packIDs []format.ID
-			next := uint64(0)
 			for step := 0; step < 300; step++ {
 				pid := testID(1<<40+uint64(rng.IntN(400)), true) // packs recur
-				var ids []format.ID
+				var blobs []format.ID
 				for k := rng.IntN(200); k > 0; k-- {
 					if len(known) > 0 && rng.IntN(4) == 0 {
-						ids = append(ids, known[rng.IntN(len(known))])
+						blobs = append(blobs, known[rng.IntN(len(known))])
 					} else {
-						next += 1 + uint64(rng.IntN(3))
-						id := testID(next, spread)
-						ids = append(ids, id)
+						id := newID()
+						blobs = append(blobs, id)
 						known = append(known, id)
 					}
 				}
-				p := testPack(pid, ids...)
+				p := testPack(pid, blobs...)
 				x.add(p)
 				ref.add(p)
 				packIDs = append(packIDs, pid)
@@ -295,9 +306,15 @@ func TestIndexRandomAgainstMap(t *testing.T) {
 					x.settle()
 				}
 				if step%100 == 99 {
+					// Unknown IDs: new random ones, or between and
+					// beyond the shared-prefix ones.
 					var unknown []format.ID
 					for k := 0; k < 200; k++ {
-						unknown = append(unknown, testID(uint64(rng.IntN(int(next)+100)), spread))
+						if spread {
+							unknown = append(unknown, newID())
+						} else {
+							unknown = append(unknown, testID(uint64(rng.IntN(int(next)+100)), false))
+						}
 					}
 					checkAgainst(t, x, ref, unknown)
 					checkBase(t, &x.base)
