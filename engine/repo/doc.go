@@ -17,6 +17,9 @@
 //     issues no deletes: its one-pack index objects stay, unconsolidated,
 //     and RemoveKey refuses;
 //   - the repository never holds file data in memory beyond a few packs;
+//   - the in-memory index (blobtable.go) takes about 54 bytes a blob and
+//     never holds two copies of itself, not even while it is loaded: its
+//     sorted base grows by pages and takes new blobs by merging in place;
 //   - writers never store an object the repository's format version does
 //     not allow (trees in its encoding, snapshots of its version); the
 //     version is the lowest among the regions' configs while a migrate is
