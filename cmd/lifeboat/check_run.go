@@ -28,6 +28,12 @@ func runCheck(ctx context.Context, st storage.Storage, id *crypto.Identity, cach
 	if err != nil {
 		return nil, err
 	}
+	return checkRepo(ctx, r, host, opts, warn)
+}
+
+// checkRepo is runCheck on a repository already opened (opening derives
+// the key, a passphrase's scrypt included: once is enough).
+func checkRepo(ctx context.Context, r *repo.Repository, host string, opts check.Options, warn func(error)) (*check.Result, error) {
 	if opts.SubsetPercent > 0 && opts.SubsetPercent < 100 {
 		recs, _, lerr := drill.LoadRecords(ctx, r)
 		if lerr != nil {

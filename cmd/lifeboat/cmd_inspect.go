@@ -307,7 +307,8 @@ prune removes as missing.`,
 			}
 			// A wrong key (or no repository) must leave the storage
 			// untouched: find out before taking the lock.
-			if _, err := repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()}); err != nil {
+			r, err := repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()})
+			if err != nil {
 				return err
 			}
 			held := noLockHeld(ctx)
@@ -348,7 +349,7 @@ prune removes as missing.`,
 					fmt.Fprintf(a.stderr, "error: %s\n", p)
 				}
 			}
-			res, err := runCheck(ctx, st, id, a.cacheDir(), hostname(), opts, func(err error) {
+			res, err := checkRepo(ctx, r, hostname(), opts, func(err error) {
 				fmt.Fprintf(a.stderr, "lifeboat: warning: coverage records: %v\n", err)
 			})
 			if errors.Is(err, check.ErrUnknownRegion) {
