@@ -49,8 +49,9 @@ type Options struct {
 	LastRead map[string]map[format.ID]time.Time
 	// Seed orders packs of equal LastRead (same seed, same subset).
 	Seed uint64
-	// Workers bounds the packs verified at once, each holding one copy in
-	// memory at a time (0: GOMAXPROCS, at most 8).
+	// Workers bounds the packs the data check verifies at once, each
+	// holding one copy in memory at a time (0: GOMAXPROCS, at most 8);
+	// the structural walk runs alongside them.
 	Workers int
 	// OnProblem is called for every problem found (may be nil).
 	OnProblem func(Problem)
@@ -130,7 +131,9 @@ var ErrProblems = errors.New("repository has problems")
 // problems themselves go to opts.OnProblem.
 func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error) {
 	if opts.Workers <= 0 {
-		// Each worker holds one sealed pack and one decrypted blob.
+		// Each worker holds one sealed copy of a pack, one run of its
+		// decrypted blobs and one decompressed blob: memory, not only
+		// cores, bounds them.
 		opts.Workers = min(runtime.GOMAXPROCS(0), 8)
 	}
 	c := &checker{r: r, opts: opts, free: make(chan []byte, opts.Workers)}
