@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
@@ -50,8 +51,9 @@ type Options struct {
 	// Seed orders packs of equal LastRead (same seed, same subset).
 	Seed uint64
 	// Workers bounds the packs the data check verifies at once, each
-	// holding one copy in memory at a time (0: GOMAXPROCS, at most 8);
-	// the structural walk runs alongside them.
+	// holding one copy in memory at a time (0: GOMAXPROCS, at most 8).
+	// The structural walk runs alongside them, in one of those slots
+	// while it lasts.
 	Workers int
 	// OnProblem is called for every problem found (may be nil).
 	OnProblem func(Problem)
@@ -136,7 +138,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 		// cores, bounds them.
 		opts.Workers = min(runtime.GOMAXPROCS(0), 8)
 	}
-	c := &checker{r: r, opts: opts, free: make(chan []byte, opts.Workers)}
+	c := &checker{r: r, opts: opts, free: make(chan []byte, opts.Workers), slots: semaphore.NewWeighted(int64(opts.Workers))}
 	readData := opts.ReadData || opts.SubsetPercent > 0
 	var reps []storage.Replica
 	if readData {
@@ -155,13 +157,16 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 		}
 	}
 	c.checkPacks(ctx)
-	// The packs' contents are verified (Workers at a time) while the
-	// structure is walked, so that the walk, one goroutine, does not
-	// leave the other cores idle.
+	// The packs' contents are verified while the structure is walked, so
+	// that the walk, one goroutine, does not leave the other cores idle.
+	// The walk takes one of the Workers slots while it runs: the data
+	// check's workers hold no more packs than the cores can verify.
 	dataCtx, stopData := context.WithCancel(ctx)
 	defer stopData()
 	var data sync.WaitGroup
+	walkSlot := false
 	if readData {
+		walkSlot = c.slots.Acquire(ctx, 1) == nil // fails only when ctx is done
 		data.Go(func() { c.readData(dataCtx, reps) })
 	}
 	err := c.checkSnapshots(ctx)
@@ -170,6 +175,9 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 		c.checkLocks(ctx) // lock.go
 	} else {
 		stopData()
+	}
+	if walkSlot {
+		c.slots.Release(1)
 	}
 	data.Wait()
 	if err != nil {
@@ -222,6 +230,9 @@ type checker struct {
 	mu   sync.Mutex
 	res  Result
 	free chan []byte // pack buffers, one per worker: no garbage per pack
+	// slots are the Workers units of work, shared by the data check's
+	// packs and the structural walk running alongside.
+	slots *semaphore.Weighted
 	// indexed counts the blobs the index places in each pack (readData;
 	// read-only while packs are verified).
 	indexed map[format.ID]int
@@ -402,10 +413,11 @@ func (c *checker) readData(ctx context.Context, reps []storage.Replica) {
 	var g errgroup.Group
 	g.SetLimit(c.opts.Workers)
 	for _, p := range packs {
-		if ctx.Err() != nil {
-			break
+		if c.slots.Acquire(ctx, 1) != nil {
+			break // ctx is done
 		}
 		g.Go(func() error {
+			defer c.slots.Release(1)
 			c.checkPack(ctx, p, reps)
 			return nil
 		})
