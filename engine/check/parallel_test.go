@@ -364,7 +364,14 @@ func TestReadDataAllocatesLittle(t *testing.T) {
 		t.Fatalf("read %d bytes: too little to tell", res.BytesRead)
 	}
 	alloc := after.TotalAlloc - before.TotalAlloc
-	if alloc > uint64(res.BytesRead) {
+	limit := uint64(res.BytesRead)
+	if raceEnabled {
+		// sync.Pool drops items at random: the zstd decoders are made
+		// again and again. Still well below what allocating per blob
+		// costs.
+		limit *= 4
+	}
+	if alloc > limit {
 		t.Errorf("check --read-data allocated %d bytes to read %d (%d blobs)", alloc, res.BytesRead, res.Blobs)
 	}
 	t.Logf("allocated %d bytes to read %d (%d blobs)", alloc, res.BytesRead, res.Blobs)
