@@ -18,18 +18,22 @@ import (
 	"lifeboat/storage/regions"
 )
 
-// benchRepo backs up a generated tree of about 96 MiB (half
-// compressible text, half random; 4 KiB to 2 MiB files) into a repository of nRegions
-// local regions (one plain local storage when nRegions is 1) with the
-// default chunker and 4 MiB packs (about 20 packs), and returns the storage
-// and the identity that opens it.
-func benchRepo(b *testing.B, nRegions int) (storage.Storage, *crypto.Identity) {
+// benchRepo backs up a generated tree into a repository of nRegions local
+// regions (one plain local storage when nRegions is 1) with the default
+// chunker and 4 MiB packs, and returns the storage and the identity that
+// opens it. The tree holds about 96 MiB, half compressible text, half
+// random: files of 4 KiB to 2 MiB (about 20 packs), or with small set,
+// 50,000 files of 16 to 4,000 bytes (many blobs per pack).
+func benchRepo(b *testing.B, nRegions int, small bool) (storage.Storage, *crypto.Identity) {
 	b.Helper()
 	src := filepath.Join(b.TempDir(), "src")
 	rng := rand.New(rand.NewPCG(13, 13))
 	var total int
-	for i := 0; total < 96<<20; i++ {
+	for i := 0; total < 96<<20 && (!small || i < 50000); i++ {
 		n := 4<<10 + rng.IntN(2<<20)
+		if small {
+			n = 16 + rng.IntN(4000)
+		}
 		data := make([]byte, n)
 		if i%2 == 0 {
 			for j := range data {
@@ -40,7 +44,7 @@ func benchRepo(b *testing.B, nRegions int) (storage.Storage, *crypto.Identity) {
 				j += copy(data[j:], fmt.Sprintf("line %d of file %d: %x the quick brown fox %d\n", j, i, rng.Uint64(), rng.IntN(1000)))
 			}
 		}
-		p := filepath.Join(src, fmt.Sprintf("d%d", i%8), fmt.Sprintf("f%04d", i))
+		p := filepath.Join(src, fmt.Sprintf("d%d", i%8), fmt.Sprintf("e%d", i%100), fmt.Sprintf("f%05d", i))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			b.Fatal(err)
 		}
@@ -78,13 +82,21 @@ func benchRepo(b *testing.B, nRegions int) (storage.Storage, *crypto.Identity) {
 }
 
 // BenchmarkCheckReadData is check --read-data of the generated repository
-// in one local region and in two: MB/s of sealed pack bytes read (every
+// in one local region and in two, and of the small files in one: MB/s of sealed pack bytes read (every
 // region's copy), MB per CPU second (user+system, less sensitive to a
 // shared machine's load), allocations per run.
 func BenchmarkCheckReadData(b *testing.B) {
-	for _, n := range []int{1, 2} {
-		b.Run(fmt.Sprintf("regions=%d", n), func(b *testing.B) {
-			st, id := benchRepo(b, n)
+	for _, tc := range []struct {
+		regions int
+		small   bool
+	}{{1, false}, {2, false}, {1, true}} {
+		n := tc.regions
+		name := fmt.Sprintf("regions=%d", n)
+		if tc.small {
+			name += "/small-files"
+		}
+		b.Run(name, func(b *testing.B) {
+			st, id := benchRepo(b, n, tc.small)
 			b.ReportAllocs()
 			b.ResetTimer()
 			var read int64
