@@ -28,6 +28,12 @@ func runCheck(ctx context.Context, st storage.Storage, id *crypto.Identity, ropt
 	if err != nil {
 		return nil, err
 	}
+	return checkRepo(ctx, r, host, opts, warn)
+}
+
+// checkRepo is runCheck on a repository already opened (opening derives
+// the key, a passphrase's scrypt included: once is enough).
+func checkRepo(ctx context.Context, r *repo.Repository, host string, opts check.Options, warn func(error)) (*check.Result, error) {
 	if opts.SubsetPercent > 0 && opts.SubsetPercent < 100 {
 		recs, _, lerr := drill.LoadRecords(ctx, r)
 		if lerr != nil {
@@ -48,7 +54,7 @@ func runCheck(ctx context.Context, st storage.Storage, id *crypto.Identity, ropt
 		}
 	}
 	res, err := check.Run(ctx, r, opts)
-	if n > 0 && ctx.Err() == nil && !st.Capabilities().ReadOnly { // read only: check --as-of
+	if n > 0 && ctx.Err() == nil && !r.Storage().Capabilities().ReadOnly { // read only: check --as-of
 		rec := drill.CheckRecord(r.Now(), host, verified, len(r.Index().Packs()))
 		if _, rerr := drill.SaveRecord(ctx, r, rec); rerr != nil {
 			warn(rerr)

@@ -309,7 +309,8 @@ prune removes as missing.`,
 			}
 			// A wrong key (or no repository) must leave the storage
 			// untouched: find out before taking the lock.
-			if _, err := repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()}); err != nil {
+			r, err := repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir(), StateDir: a.hostStateDir()})
+			if err != nil {
 				return err
 			}
 			held := noLockHeld(ctx)
@@ -350,7 +351,7 @@ prune removes as missing.`,
 					fmt.Fprintf(a.stderr, "error: %s\n", p)
 				}
 			}
-			res, err := runCheck(ctx, st, id, repo.Options{CacheDir: a.cacheDir(), StateDir: a.hostStateDir()}, hostname(), opts, func(err error) {
+			res, err := checkRepo(ctx, r, hostname(), opts, func(err error) {
 				fmt.Fprintf(a.stderr, "lifeboat: warning: coverage records: %v\n", err)
 			})
 			if errors.Is(err, check.ErrUnknownRegion) {
