@@ -9,7 +9,9 @@
 // a region set's regions included (Capabilities().Regions, a RegionSet):
 // wrappers pass them through, adapted where their semantics demand, so
 // callers never type-assert a storage for an optional interface that a
-// wrapper would hide. Package storagetest holds the conformance suite
+// wrapper would hide. A storage that keeps object versions (an S3 bucket
+// with versioning) offers them as Capabilities().Versions; package asof
+// reads such a storage as it was at a time. Package storagetest holds the conformance suite
 // that every backend and wrapper passes. This package is a leaf: it imports
 // only the standard library.
 package storage

@@ -230,6 +230,11 @@ type Capabilities struct {
 	// backend verified at open that the bucket has object lock and
 	// versioning enabled. Region sets report nil; ask each region.
 	ObjectLock *ObjectLock
+	// Versions, when not nil, reads and removes the object versions the
+	// storage keeps (see Versions). nil for a backend without versions
+	// and for a region set (ask each region); a read-only wrapper passes
+	// a view whose DeleteVersion fails with ErrReadOnly.
+	Versions Versions
 }
 
 // PutOptions modify a Put.
@@ -403,4 +408,51 @@ type RegionSet interface {
 	// ListUnion calls fn once for every name under prefix in any region
 	// (a region that is behind cannot hide objects).
 	ListUnion(ctx context.Context, prefix string, fn func(Info) error) error
+}
+
+// ErrNoVersioning reports a version operation (Capabilities.Versions) on
+// a storage that keeps no object versions: an S3 bucket without
+// versioning enabled, or a backend without versions. Point-in-time
+// reading and recovery need versioning.
+var ErrNoVersioning = errors.New("storage keeps no object versions (versioning is not enabled)")
+
+// VersionInfo describes one version of an object, or one delete marker,
+// in a versioned storage.
+type VersionInfo struct {
+	// Name is the object's name.
+	Name string
+	// VersionID identifies the version (opaque; the backend's own).
+	VersionID string
+	// ModTime is when this version (or marker) was written, by the
+	// storage's clock.
+	ModTime time.Time
+	// Size is the version's length in bytes (0 for a delete marker).
+	Size int64
+	// DeleteMarker is true for a delete marker: the object was deleted
+	// (without a version ID) at ModTime.
+	DeleteMarker bool
+	// IsLatest is true for the object's current version or marker.
+	IsLatest bool
+}
+
+// Versions is the object-version side of a versioned storage (an S3
+// bucket with versioning), reached through Capabilities().Versions. In
+// such a storage a Put adds a new version, a Delete adds a delete
+// marker, and the older versions stay readable until deleted by version.
+// A storage that can only tell at use whether it keeps versions (S3)
+// fails these calls with ErrNoVersioning when it does not.
+type Versions interface {
+	// ListVersions calls fn for every version and delete marker of every
+	// object whose name starts with prefix: grouped by name, newest first
+	// within a name. An error from fn stops the listing and is returned.
+	ListVersions(ctx context.Context, prefix string, fn func(VersionInfo) error) error
+	// GetVersion is Get of one version of name (ErrNotExist when name has
+	// no such version, or it is a delete marker).
+	GetVersion(ctx context.Context, name, versionID string, off, length int64) (io.ReadCloser, error)
+	// DeleteVersion permanently removes one version or delete marker of
+	// name. A version still retained by object lock fails with a
+	// *RetainedError; a read-only storage fails with ErrReadOnly and an
+	// append-only one with ErrAppendOnly. Removing a latest delete marker
+	// makes the version below it current again.
+	DeleteVersion(ctx context.Context, name, versionID string) error
 }

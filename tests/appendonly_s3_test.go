@@ -25,8 +25,8 @@ const (
 // appendOnlyBucketPolicy is the bucket policy that gives principal what an
 // append-only backup host needs of bucket, and no more: read and list
 // everything, write only the objects a backup writes (packs, index
-// objects, snapshots, its probe) and those of drills and checks (drill
-// records, lock generations), and it denies every delete and bucket-level
+// objects, snapshots, their commit records, its probe) and those of drills
+// and checks (drill records, lock generations), and it denies every delete and bucket-level
 // change explicitly. It is versitygw's form of the IAM policy the README
 // documents for such a host. Without write access to config, keys/,
 // tombstones/ and gc/ the host can neither add a key nor forge a deletion
@@ -39,7 +39,8 @@ func appendOnlyBucketPolicy(bucket, principal string) string {
  {"Sid":"WriteBackups","Effect":"Allow","Principal":{"AWS":[%[2]q]},
   "Action":["s3:PutObject","s3:AbortMultipartUpload"],
   "Resource":["arn:aws:s3:::%[1]s/data/*","arn:aws:s3:::%[1]s/index/*","arn:aws:s3:::%[1]s/snapshots/*",
-   "arn:aws:s3:::%[1]s/probe/*","arn:aws:s3:::%[1]s/drills/*","arn:aws:s3:::%[1]s/locks/*"]},
+   "arn:aws:s3:::%[1]s/probe/*","arn:aws:s3:::%[1]s/drills/*","arn:aws:s3:::%[1]s/locks/*",
+   "arn:aws:s3:::%[1]s/chain/*"]},
  {"Sid":"NeverDelete","Effect":"Deny","Principal":{"AWS":[%[2]q]},
   "Action":["s3:DeleteObject","s3:DeleteObjectVersion","s3:PutObjectRetention","s3:BypassGovernanceRetention",
    "s3:PutBucket*","s3:DeleteBucket*","s3:PutLifecycleConfiguration"],

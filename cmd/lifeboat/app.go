@@ -35,8 +35,12 @@ type app struct {
 	flags struct {
 		config, repo, identity, cacheDir string
 		noCache, json, quiet             bool
+		asOf                             string // --as-of (asof.go)
 	}
 	cfg *config.Config
+	// hostState is the daemon's state directory, where it keeps what it
+	// saw of the repository's history (hostStateDir).
+	hostState string
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -115,7 +119,11 @@ func (a *app) openStorage(ctx context.Context, create bool) (storage.Storage, er
 	if err != nil {
 		return nil, err
 	}
-	return buildStorageFor(ctx, cfg, openMode{create: create, readOnly: a.readOnlyOpen && !create}, a.getenv, a.stderr)
+	mode := openMode{create: create, readOnly: a.readOnlyOpen && !create}
+	if err := a.openAsOf(&mode); err != nil {
+		return nil, err
+	}
+	return buildStorageFor(ctx, cfg, mode, a.getenv, a.stderr)
 }
 
 func (a *app) cacheDir() string {
@@ -247,7 +255,7 @@ func (a *app) openRepoOnly(ctx context.Context) (*repo.Repository, error) {
 // file into place rather than copying it (packs are written once, not
 // twice). With several regions each gets a copy.
 func (a *app) repoOptions() repo.Options {
-	o := repo.Options{CacheDir: a.cacheDir(), CacheIndex: true}
+	o := repo.Options{CacheDir: a.cacheDir(), StateDir: a.hostStateDir(), CacheIndex: true}
 	if a.cfg != nil && len(a.cfg.Regions) == 1 && a.cfg.Regions[0].Type == config.TypeLocal {
 		o.TempDir = a.cfg.Regions[0].Path
 	}

@@ -23,11 +23,17 @@ import (
 // every pack in every region. The copies verified are stored as a
 // coverage record, per region (only the regions read); a failure to store
 // it goes to warn and does not change the check's result.
-func runCheck(ctx context.Context, st storage.Storage, id *crypto.Identity, cacheDir, host string, opts check.Options, warn func(error)) (*check.Result, error) {
-	r, err := repo.Open(ctx, st, id, repo.Options{CacheDir: cacheDir})
+func runCheck(ctx context.Context, st storage.Storage, id *crypto.Identity, ropts repo.Options, host string, opts check.Options, warn func(error)) (*check.Result, error) {
+	r, err := repo.Open(ctx, st, id, ropts)
 	if err != nil {
 		return nil, err
 	}
+	return checkRepo(ctx, r, host, opts, warn)
+}
+
+// checkRepo is runCheck on a repository already opened (opening derives
+// the key, a passphrase's scrypt included: once is enough).
+func checkRepo(ctx context.Context, r *repo.Repository, host string, opts check.Options, warn func(error)) (*check.Result, error) {
 	if opts.SubsetPercent > 0 && opts.SubsetPercent < 100 {
 		recs, _, lerr := drill.LoadRecords(ctx, r)
 		if lerr != nil {
@@ -48,7 +54,7 @@ func runCheck(ctx context.Context, st storage.Storage, id *crypto.Identity, cach
 		}
 	}
 	res, err := check.Run(ctx, r, opts)
-	if n > 0 && ctx.Err() == nil {
+	if n > 0 && ctx.Err() == nil && !r.Storage().Capabilities().ReadOnly { // read only: check --as-of
 		rec := drill.CheckRecord(r.Now(), host, verified, len(r.Index().Packs()))
 		if _, rerr := drill.SaveRecord(ctx, r, rec); rerr != nil {
 			warn(rerr)

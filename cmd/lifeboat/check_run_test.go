@@ -78,7 +78,7 @@ func TestRunCheckEveryRegion(t *testing.T) {
 	set, id, packs, bad := twoRegions(t)
 	var problems []check.Problem
 	opts := check.Options{SubsetPercent: 100, ReadData: true, Seed: 1, OnProblem: func(p check.Problem) { problems = append(problems, p) }}
-	res, err := runCheck(context.Background(), set, id, "", "h", opts, func(err error) { t.Errorf("coverage: %v", err) })
+	res, err := runCheck(context.Background(), set, id, repo.Options{}, "h", opts, func(err error) { t.Errorf("coverage: %v", err) })
 	if !errors.Is(err, check.ErrProblems) {
 		t.Fatalf("runCheck: %v, want ErrProblems", err)
 	}
@@ -103,7 +103,7 @@ func TestRunCheckEveryRegion(t *testing.T) {
 func TestRunCheckOneRegion(t *testing.T) {
 	set, id, packs, _ := twoRegions(t)
 	opts := check.Options{ReadData: true, Regions: []string{"a"}}
-	if _, err := runCheck(context.Background(), set, id, "", "h", opts, func(err error) { t.Errorf("coverage: %v", err) }); err != nil {
+	if _, err := runCheck(context.Background(), set, id, repo.Options{}, "h", opts, func(err error) { t.Errorf("coverage: %v", err) }); err != nil {
 		t.Fatalf("runCheck of a: %v", err)
 	}
 	cov := coverage(t, set, id, packs)

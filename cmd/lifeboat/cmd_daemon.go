@@ -171,6 +171,7 @@ func (a *app) runDaemon(ctx context.Context, listenFlag, stateFlag string) error
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
+	a.hostState = dir
 	unlock, err := lockStateDir(dir)
 	if err != nil {
 		return err

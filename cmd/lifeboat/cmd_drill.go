@@ -43,6 +43,10 @@ type drillOverrides struct {
 	RTO, RPO time.Duration
 	// Against is a live path to compare with the snapshot.
 	Against string
+	// AsOf reads the regions as they were then (zero: now); Ransomware
+	// makes it a ransomware drill (drill_ransomware.go).
+	AsOf       time.Time
+	Ransomware bool
 }
 
 // runDrill runs the drill d (nil: an ad-hoc drill of the latest snapshot
@@ -88,6 +92,7 @@ func (a *app) runDrill(ctx context.Context, d *config.Drill, o drillOverrides) (
 	if o.RPO > 0 {
 		spec.RPO = config.Duration(o.RPO)
 	}
+	o.Ransomware = o.Ransomware || spec.Ransomware
 	var names []string
 	for _, rc := range cfg.RegionsByPriority() {
 		names = append(names, rc.Name)
@@ -127,13 +132,16 @@ func (a *app) runDrill(ctx context.Context, d *config.Drill, o drillOverrides) (
 	all, err := a.openStorage(ctx, false)
 	if err == nil {
 		defer all.Close()
-		evidence, err = repo.Open(ctx, all, id, repo.Options{})
+		evidence, err = repo.Open(ctx, all, id, repo.Options{StateDir: a.hostStateDir()})
 		if err == nil {
 			warn = io.Discard // the regions that are down were named once
 		}
 	}
 	if err != nil {
-		if errors.Is(err, repo.ErrWrongKey) || errors.Is(err, repo.ErrNoRepository) || ctx.Err() != nil {
+		// As of a time (or of a simulated attack), the repository of
+		// now may be unreadable, or not yet exist: that is the point.
+		past := !o.AsOf.IsZero() || o.Ransomware
+		if (!past && (errors.Is(err, repo.ErrWrongKey) || errors.Is(err, repo.ErrNoRepository))) || ctx.Err() != nil {
 			return nil, err
 		}
 		fmt.Fprintf(a.stderr, "lifeboat: warning: the drill's record can only go to the regions it reads: %v\n", err)
@@ -154,7 +162,7 @@ func (a *app) runDrill(ctx context.Context, d *config.Drill, o drillOverrides) (
 		return rep
 	}
 	// Opened as a restore after the outage would open them.
-	st, err := buildStorageFor(ctx, &sub, openMode{readOnly: true}, a.getenv, warn)
+	st, err := buildStorageFor(ctx, &sub, drillOpenMode(o, &opts), a.getenv, warn)
 	if err != nil {
 		return unavailable(err), nil
 	}
@@ -175,7 +183,8 @@ func (a *app) drillCommand() *cobra.Command {
 	var f struct {
 		snapshot, source, sample, target, rto, rpo, against, jsonFile, name string
 		lose, only                                                          []string
-		full, keep                                                          bool
+		full, keep, ransomware                                              bool
+		asOf                                                                string
 		seed                                                                uint64
 	}
 	cmd := &cobra.Command{
@@ -199,7 +208,17 @@ scratch directory is removed on every way out, an interrupt (SIGINT,
 SIGTERM, SIGHUP) included, unless --keep. Every drill stores an encrypted record in the repository (see
 "drill history" and "drill coverage"); --json FILE also writes the report
 as JSON (--json alone: to standard output, instead of the summary). --name
-runs a drill of the configuration; flags override its settings.`,
+runs a drill of the configuration; flags override its settings.
+
+--as-of TIME drills the repository as it was then, from the object versions
+of regions with versioning. --ransomware simulates an attacker holding this
+host's credentials who, at the drill's start (or --as-of), removes in every
+region every object version not retained by object lock (none on an
+append-only host) and overwrites or deletes the rest; the drill then restores
+and verifies as of before the attack from the surviving versions only, and
+the report (and its record) counts, per region, the objects the attack could
+destroy. A region without versioning is lost to the attack. Nothing is
+changed in any region.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -222,6 +241,9 @@ runs a drill of the configuration; flags override its settings.`,
 			}
 			o := drillOverrides{Snapshot: f.snapshot, Source: f.source, Lose: f.lose, Only: f.only, Full: f.full,
 				Seed: f.seed, Target: f.target, Keep: f.keep, Against: f.against}
+			if err := parseDrillAsOf(f.asOf, f.ransomware, &o); err != nil {
+				return err
+			}
 			if f.sample != "" {
 				p, err := config.ParsePercent(f.sample)
 				if err != nil || p <= 0 {
@@ -281,6 +303,7 @@ runs a drill of the configuration; flags override its settings.`,
 	fl.StringVar(&f.jsonFile, "json", "", "also write the report as JSON to `FILE` (without FILE: to standard output)")
 	fl.Lookup("json").NoOptDefVal = "-"
 	fl.StringVar(&f.name, "name", "", "run the configured drill `NAME`")
+	addDrillAsOfFlags(cmd, &f.asOf, &f.ransomware)
 	cmd.AddCommand(a.drillHistoryCommand(), a.drillCoverageCommand())
 	return cmd
 }
@@ -342,6 +365,7 @@ func (a *app) printDrill(rep *drill.Report) {
 		regions += "; lost " + strings.Join(rep.Lost, ", ")
 	}
 	fmt.Fprintf(tw, "regions\t%s\n", regions)
+	printRansomware(tw, rep.Ransomware)
 	if rep.Snapshot != "" {
 		if rep.Full {
 			fmt.Fprintf(tw, "sample\tfull\n")

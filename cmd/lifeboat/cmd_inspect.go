@@ -89,6 +89,7 @@ func (a *app) snapshotsCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&host, "host", "", "only snapshots of this host")
 	cmd.Flags().StringArrayVar(&tags, "tag", nil, "only snapshots with this tag (repeatable)")
+	a.addAsOfFlag(cmd)
 	return cmd
 }
 
@@ -163,6 +164,7 @@ func (a *app) lsCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "long listing (mode, owner, size, mtime)")
 	cmd.Flags().BoolVar(&xattrs, "xattrs", false, "long listing with each entry's extended attributes (name and size) and inode flags below it")
+	a.addAsOfFlag(cmd)
 	return cmd
 }
 
@@ -307,11 +309,12 @@ prune removes as missing.`,
 			}
 			// A wrong key (or no repository) must leave the storage
 			// untouched: find out before taking the lock.
-			if _, err := repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir()}); err != nil {
+			r, err := repo.Open(ctx, st, id, repo.Options{CacheDir: a.cacheDir(), StateDir: a.hostStateDir()})
+			if err != nil {
 				return err
 			}
 			held := noLockHeld(ctx)
-			if !noLock {
+			if !noLock && a.flags.asOf == "" {
 				if held, err = a.takeRepoLock(ctx, st, lockWait); err != nil {
 					return err
 				}
@@ -348,7 +351,7 @@ prune removes as missing.`,
 					fmt.Fprintf(a.stderr, "error: %s\n", p)
 				}
 			}
-			res, err := runCheck(ctx, st, id, a.cacheDir(), hostname(), opts, func(err error) {
+			res, err := checkRepo(ctx, r, hostname(), opts, func(err error) {
 				fmt.Fprintf(a.stderr, "lifeboat: warning: coverage records: %v\n", err)
 			})
 			if errors.Is(err, check.ErrUnknownRegion) {
@@ -419,6 +422,7 @@ prune removes as missing.`,
 	f.Uint64Var(&seed, "seed", 0, "random seed for --read-data-subset (default: time)")
 	lockWaitFlag(cmd, &lockWait)
 	f.BoolVar(&noLock, "no-lock", false, "check without taking the repository lock")
+	a.addAsOfFlag(cmd) // reads the past: no lock, nothing repaired
 	return cmd
 }
 

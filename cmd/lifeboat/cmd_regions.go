@@ -330,7 +330,7 @@ can alert on it.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(a.auditCommand())
+	cmd.AddCommand(a.auditCommand(), a.regionsRecoverCommand())
 	return cmd
 }
 

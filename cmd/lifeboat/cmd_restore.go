@@ -178,6 +178,7 @@ immutable or append-only in the target is a conflict (chattr -i to replace it).`
 	f.StringVar(&o.host, "host", "", "with latest: only snapshots of this host")
 	f.StringArrayVar(&o.tags, "tag", nil, "with latest: only snapshots with this tag")
 	f.StringArrayVar(&o.paths, "path", nil, "with latest: only snapshots of exactly these paths")
+	a.addAsOfFlag(cmd)
 	return cmd
 }
 

@@ -307,7 +307,7 @@ func (d *daemon) checkJob(cj *config.CheckJob, job string) func(ctx context.Cont
 						d.log.Error("check found a problem", "job", job, "region", p.Region, "object", p.Object, "problem", p.String())
 					},
 				}
-				res, err := runCheck(ctx, set, d.id, d.a.cacheDir(), hostname(), opts, func(err error) {
+				res, err := runCheck(ctx, set, d.id, repo.Options{CacheDir: d.a.cacheDir(), StateDir: d.a.hostStateDir()}, hostname(), opts, func(err error) {
 					d.log.Warn("coverage records", "job", job, "err", err)
 				})
 				var stats jobStats

@@ -178,6 +178,7 @@ compressed (zstd) and encrypted (age), and stored in one or more regions
 		a.forgetCommand(),
 		a.lockCommand(),
 		a.pruneCommand(),
+		a.historyCommand(),
 	)
 	usageArgs(root)
 	return root

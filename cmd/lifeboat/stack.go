@@ -48,6 +48,12 @@ type openMode struct {
 	// that write wait the full open_timeout, since a region left out is
 	// behind and may cost the write quorum.
 	readOnly bool
+	// asOf, when not zero, opens each region as it was at that time, read
+	// only, from its object versions (asof.go); a region without versions
+	// is down. keepFor, when not nil, gives each region's as-of view its
+	// asof.Options.Keep (an error: the region is down).
+	asOf    time.Time
+	keepFor func(ctx context.Context, region string, st storage.Storage) (func(context.Context, storage.VersionInfo) (bool, error), error)
 }
 
 // Bounds of the grace a read-only command gives the regions still opening
@@ -147,6 +153,15 @@ func buildStorageFor(ctx context.Context, cfg *config.Config, mode openMode, get
 			downErrs = append(downErrs, fmt.Errorf("region %s: %w", rc.Name, err))
 		} else {
 			st = retry.New(st, retryOpts)
+			if v, err := asOfRegion(ctx, rc.Name, st, mode); err != nil {
+				warnings = append(warnings, fmt.Sprintf("lifeboat: warning: region %s: %v (left out)\n", rc.Name, err))
+				st.Close()
+				sts[i] = nil // closed: not again by closeAll
+				st = regions.Down(err)
+				downErrs = append(downErrs, fmt.Errorf("region %s: %w", rc.Name, err))
+			} else {
+				st = v
+			}
 		}
 		rs = append(rs, regions.Region{Name: rc.Name, Storage: st, Priority: i})
 	}

@@ -53,7 +53,10 @@ type Options struct {
 	// partial: extended attributes of the privileged namespaces that this
 	// process may not read (once per run), an orphan pack (stored by a crashed backup, named by no
 	// index) that failed verification and was not adopted, or adoption
-	// that could not run (may be nil).
+	// that could not run, the repository's history gone back (objects
+	// vanished without a deletion record, a rollback: each a
+	// repo.HistoryFinding), or a commit not recorded in the commit chain
+	// (repo.ErrNotChained) (may be nil).
 	OnNotice func(err error)
 }
 
@@ -117,6 +120,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}
 	}
+	verifyHistory(ctx, r, &opts) // history.go
 	adopted := adoptOrphans(ctx, r, &opts, uint64(start.UnixNano()))
 	gcw, err := startGC(ctx, r)
 	if err != nil {
@@ -232,7 +236,13 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	// On a region set the snapshot goes only to the regions that hold
 	// every object written (repo.CommitSnapshot); the others are behind.
 	id, _, err := r.CommitSnapshot(ctx, snap)
-	if err != nil {
+	if errors.Is(err, repo.ErrNotChained) {
+		// Committed, but rollback detection does not cover it.
+		notice(&opts, fmt.Errorf("backup: snapshot %s: %w", id.Short(), err))
+	} else if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if err := gcw.afterCommit(ctx, id, func() error { _, err := r.Flush(ctx); return err }); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	return &Result{ID: id, Snapshot: snap, Stats: stats, Warnings: opts.Progress.Errors.Load(), Adopted: adopted}, nil

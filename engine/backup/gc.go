@@ -40,7 +40,8 @@ const minGCCheck = time.Second
 //     DefaultGCCheck. It checks from the file workers (per file and per
 //     chunk) and before each tree is saved, so a backup busy in one large
 //     file checks too. It checks once more after the final Flush,
-//     immediately before the snapshot is committed.
+//     immediately before the snapshot is committed, and once after the
+//     commit (afterCommit: a process suspended between the two).
 //   - A record not seen before condemns its packs from then on. Of those
 //     packs, the ones the backup already used (found a blob in, or
 //     uploaded) are looked at: if the record is marked and the clock is
@@ -247,4 +248,32 @@ func (g *gcWatch) beforeCommit(ctx context.Context, flush func() error) error {
 		}
 	}
 	return fmt.Errorf("%w (prunes kept condemning data this backup uses)", ErrSwept)
+}
+
+// afterCommit checks gc/ once more after snapshot id was committed. A
+// backup suspended between its last check and the commit for longer than
+// a prune's grace could otherwise commit a snapshot naming packs a sweep
+// deleted meanwhile (restic #2715, kopia #1949). A record it had not seen
+// that condemns packs the backup used is judged as before the commit: a
+// rescue while that is still safe (the snapshot names blobs, not packs:
+// the rescued copies are made durable by flush before the sweep may
+// delete the originals), otherwise the snapshot is forgotten again
+// (tombstone, then delete: no reader picks it any more) and ErrSwept is
+// returned. On append-only storage the snapshot cannot be forgotten; the
+// error then names it for a trusted host to forget.
+func (g *gcWatch) afterCommit(ctx context.Context, id format.ID, flush func() error) error {
+	n, err := g.check(ctx, false)
+	if err == nil && n > 0 {
+		err = flush()
+	}
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, ErrSwept) {
+		return fmt.Errorf("snapshot %s committed, but the gc records could not be checked after the commit (run check): %w", id.Short(), err)
+	}
+	if _, ferr := g.r.Forget(context.WithoutCancel(ctx), []format.ID{id}); ferr != nil {
+		return fmt.Errorf("snapshot %s was committed after a prune swept data it names, and could not be forgotten (forget it from a host that may delete): %w", id.Short(), errors.Join(err, ferr))
+	}
+	return fmt.Errorf("snapshot %s forgotten again after its commit: %w", id.Short(), err)
 }

@@ -3,6 +3,7 @@ package backup_test
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -43,10 +44,20 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// gcListCounter counts the listings of gc/.
+// gcListCounter counts the listings of gc/, and runs beforeSnapshot (when
+// set) once, before the first snapshot object is stored.
 type gcListCounter struct {
 	storage.Storage
-	lists atomic.Int64
+	lists          atomic.Int64
+	beforeSnapshot func()
+}
+
+func (s *gcListCounter) Put(ctx context.Context, name string, r io.ReadSeeker, size int64, opt storage.PutOptions) error {
+	if fn := s.beforeSnapshot; fn != nil && strings.HasPrefix(name, format.SnapshotPrefix) {
+		s.beforeSnapshot = nil
+		fn()
+	}
+	return s.Storage.Put(ctx, name, r, size, opt)
 }
 
 func (s *gcListCounter) List(ctx context.Context, prefix string, fn func(storage.Info) error) error {
@@ -298,6 +309,37 @@ func TestSuspendedBackupRefusesToCommit(t *testing.T) {
 	}
 }
 
+// A backup suspended after its last check before the commit, while a
+// prune marks and sweeps (the records appear, and the clock passes the
+// grace, between that check and the snapshot's write): the check after the
+// commit finds the sweep, forgets the snapshot again and fails; the
+// repository stays clean and the next backup commits.
+func TestSuspendedBeforeCommitForgetsSnapshot(t *testing.T) {
+	f := newGCFixture(t)
+	f.addFile(t)
+	f.st.beforeSnapshot = func() {
+		marked := f.clock.Now()
+		f.record(t, 1, format.GCMarked, marked)
+		f.record(t, 2, format.GCSweeping, marked)
+		f.clock.Advance(2 * time.Hour) // past the grace (1 h)
+	}
+	assertRefused(t, f)
+}
+
+// The same suspension, but the prune only marked and its grace has not
+// passed: the check after the commit rescues what the snapshot uses from
+// the condemned packs, so the snapshot survives the sweep.
+func TestMarkedBeforeCommitRescuesAfter(t *testing.T) {
+	f := newGCFixture(t)
+	f.addFile(t)
+	f.st.beforeSnapshot = func() {
+		f.record(t, 1, format.GCMarked, f.clock.Now())
+		f.clock.Advance(backup.DefaultGCCheck)
+	}
+	res := run(t, f.r, backup.Options{Paths: []string{f.src}, Host: "h", Workers: 1})
+	restoresAfterSweep(t, f, res)
+}
+
 // assertRefused runs a backup that must refuse to commit, and checks the
 // repository: no new snapshot, check clean; and after the sweep, the next
 // backup (a new process) commits a snapshot that restores.
@@ -335,8 +377,8 @@ func assertRefused(t *testing.T, f *gcFixture) {
 }
 
 // Without GC records a backup behaves as before (it reuses everything)
-// and lists gc/ twice: at its start and before its commit.
-func TestBackupWithoutGCRecordsListsTwice(t *testing.T) {
+// and lists gc/ three times: at its start, before and after its commit.
+func TestBackupWithoutGCRecordsListsThrice(t *testing.T) {
 	f := newGCFixture(t)
 	f.st.lists.Store(0)
 	res := run(t, f.r, backup.Options{Paths: []string{f.src}, Host: "h", Workers: 1})
@@ -345,8 +387,8 @@ func TestBackupWithoutGCRecordsListsTwice(t *testing.T) {
 		old[id] = true
 	}
 	assertSourceIn(t, f, res, old, "the first backup's packs")
-	if n := f.st.lists.Load(); n != 2 {
-		t.Fatalf("gc/ listed %d times, want 2", n)
+	if n := f.st.lists.Load(); n != 3 {
+		t.Fatalf("gc/ listed %d times, want 3", n)
 	}
 }
 

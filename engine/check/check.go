@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
@@ -49,8 +50,10 @@ type Options struct {
 	LastRead map[string]map[format.ID]time.Time
 	// Seed orders packs of equal LastRead (same seed, same subset).
 	Seed uint64
-	// Workers bounds the packs verified at once, each holding one copy in
-	// memory at a time (0: GOMAXPROCS, at most 8).
+	// Workers bounds the packs the data check verifies at once, each
+	// holding one copy in memory at a time (0: GOMAXPROCS, at most 8).
+	// The structural walk runs alongside them, in one of those slots
+	// while it lasts.
 	Workers int
 	// OnProblem is called for every problem found (may be nil).
 	OnProblem func(Problem)
@@ -130,10 +133,12 @@ var ErrProblems = errors.New("repository has problems")
 // problems themselves go to opts.OnProblem.
 func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error) {
 	if opts.Workers <= 0 {
-		// Each worker holds one sealed pack and one decrypted blob.
+		// Each worker holds one sealed copy of a pack, one run of its
+		// decrypted blobs and one decompressed blob: memory, not only
+		// cores, bounds them.
 		opts.Workers = min(runtime.GOMAXPROCS(0), 8)
 	}
-	c := &checker{r: r, opts: opts, free: make(chan []byte, opts.Workers)}
+	c := &checker{r: r, opts: opts, free: make(chan []byte, opts.Workers), slots: semaphore.NewWeighted(int64(opts.Workers))}
 	readData := opts.ReadData || opts.SubsetPercent > 0
 	var reps []storage.Replica
 	if readData {
@@ -152,13 +157,32 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 		}
 	}
 	c.checkPacks(ctx)
-	if err := c.checkSnapshots(ctx); err != nil {
-		return &c.res, err
-	}
-	c.checkTombstones(ctx)
-	c.checkLocks(ctx) // lock.go
+	// The packs' contents are verified while the structure is walked, so
+	// that the walk, one goroutine, does not leave the other cores idle.
+	// The walk takes one of the Workers slots while it runs: the data
+	// check's workers hold no more packs than the cores can verify.
+	dataCtx, stopData := context.WithCancel(ctx)
+	defer stopData()
+	var data sync.WaitGroup
+	walkSlot := false
 	if readData {
-		c.readData(ctx, reps)
+		walkSlot = c.slots.Acquire(ctx, 1) == nil // fails only when ctx is done
+		data.Go(func() { c.readData(dataCtx, reps) })
+	}
+	err := c.checkSnapshots(ctx)
+	if err == nil {
+		c.checkTombstones(ctx)
+		c.checkHistory(ctx)
+		c.checkLocks(ctx) // lock.go
+	} else {
+		stopData()
+	}
+	if walkSlot {
+		c.slots.Release(1)
+	}
+	data.Wait()
+	if err != nil {
+		return &c.res, err
 	}
 	if err := ctx.Err(); err != nil {
 		return &c.res, err
@@ -207,6 +231,12 @@ type checker struct {
 	mu   sync.Mutex
 	res  Result
 	free chan []byte // pack buffers, one per worker: no garbage per pack
+	// slots are the Workers units of work, shared by the data check's
+	// packs and the structural walk running alongside.
+	slots *semaphore.Weighted
+	// indexed counts the blobs the index places in each pack (readData;
+	// read-only while packs are verified).
+	indexed map[format.ID]int
 }
 
 func (c *checker) buffer(n int64) []byte {
@@ -217,7 +247,8 @@ func (c *checker) buffer(n int64) []byte {
 		}
 	default:
 	}
-	return make([]byte, n, max(n, 17<<20))
+	// Room to spare, so that packs of about the same size share it.
+	return make([]byte, n, n+n/8)
 }
 
 func (c *checker) recycle(b []byte) {
@@ -359,7 +390,11 @@ func (c *checker) checkSnapshots(ctx context.Context) error {
 // readData verifies the contents of every selected region's copy of the
 // packs (all, or the subset). The packs are verified Workers at a time;
 // each pack's copies are read one region after the other into one buffer,
-// so at most Workers copies are in memory.
+// so at most Workers copies are in memory. A copy is hashed as it is read;
+// the verification of its contents decrypts it in runs of blobs, and the
+// index entries it is compared with are looked up blob by blob: besides
+// the index, the data check's memory is bounded by Workers, not by the
+// size of the repository.
 func (c *checker) readData(ctx context.Context, reps []storage.Replica) {
 	packs := c.r.Index().Packs()
 	sort.Slice(packs, func(i, j int) bool { return string(packs[i].ID[:]) < string(packs[j].ID[:]) })
@@ -370,19 +405,21 @@ func (c *checker) readData(ctx context.Context, reps []storage.Replica) {
 		}
 		packs = subset(packs, oldestRead(c.opts.LastRead, regionNames), p, c.opts.Seed)
 	}
-	// Blobs the index places in each pack.
-	byPack := map[format.ID][]format.Blob{}
+	// How many blobs the index places in each pack: a pack's trailer
+	// must hold all of them (verify).
+	c.indexed = make(map[format.ID]int, len(packs))
 	c.r.Index().Each(func(loc repo.Location) {
-		byPack[loc.Pack.ID] = append(byPack[loc.Pack.ID], loc.Blob)
+		c.indexed[loc.Pack.ID]++
 	})
 	var g errgroup.Group
 	g.SetLimit(c.opts.Workers)
 	for _, p := range packs {
-		if ctx.Err() != nil {
-			break
+		if c.slots.Acquire(ctx, 1) != nil {
+			break // ctx is done
 		}
 		g.Go(func() error {
-			c.checkPack(ctx, p, byPack[p.ID], reps)
+			defer c.slots.Release(1)
+			c.checkPack(ctx, p, reps)
 			return nil
 		})
 	}
@@ -407,7 +444,7 @@ type verdict struct {
 // (authentication, trailer against the index, every blob); a later copy
 // whose SHA-256 matches too holds the same bytes, so hashing it verifies
 // it and it gets the same verdict (reported under its region).
-func (c *checker) checkPack(ctx context.Context, p repo.PackInfo, blobs []format.Blob, reps []storage.Replica) {
+func (c *checker) checkPack(ctx context.Context, p repo.PackInfo, reps []storage.Replica) {
 	name := format.PackName(p.ID)
 	var v *verdict
 	good := 0
@@ -415,7 +452,7 @@ func (c *checker) checkPack(ctx context.Context, p repo.PackInfo, blobs []format
 		if ctx.Err() != nil {
 			return
 		}
-		err := c.checkCopy(ctx, p, name, blobs, rep, &v)
+		err := c.checkCopy(ctx, p, name, rep, &v)
 		if err == nil {
 			good++
 		}
@@ -437,10 +474,11 @@ func (c *checker) checkPack(ctx context.Context, p repo.PackInfo, blobs []format
 // checkCopy reads and verifies rep's copy of pack p (named name), setting
 // *v once a copy's bytes are the pack's true bytes. It reports the copy's
 // problems and returns the first.
-func (c *checker) checkCopy(ctx context.Context, p repo.PackInfo, name string, blobs []format.Blob, rep storage.Replica, v **verdict) error {
+func (c *checker) checkCopy(ctx context.Context, p repo.PackInfo, name string, rep storage.Replica, v **verdict) error {
 	data := c.buffer(p.Size)
 	defer c.recycle(data)
-	if err := readCopy(ctx, rep.Reader, name, data); err != nil {
+	sum, err := readCopy(ctx, rep.Reader, name, data)
+	if err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return err
@@ -469,19 +507,15 @@ func (c *checker) checkCopy(ctx context.Context, p repo.PackInfo, name string, b
 	c.res.PacksRead++
 	c.res.BytesRead += int64(len(data))
 	c.mu.Unlock()
-	if *v == nil {
-		nv, err := c.verify(p, name, data, blobs)
-		if err != nil && errors.Is(err, repo.ErrHashMismatch) {
-			// Not the pack's bytes: this copy is bad; the next one
-			// gets the full verification.
-			c.badCopy(Problem{Region: rep.Region, Object: name, Err: err})
-			return err
-		}
-		*v = nv
-	} else if format.ID(sha256.Sum256(data)) != p.ID {
+	if sum != p.ID {
+		// Not the pack's bytes: this copy is bad; a later one gets the
+		// full verification.
 		err := &repo.IntegrityError{Object: name, Err: fmt.Errorf("content does not match its name: %w", repo.ErrHashMismatch)}
 		c.badCopy(Problem{Region: rep.Region, Object: name, Err: err})
 		return err
+	}
+	if *v == nil {
+		*v = c.verify(p, name, data)
 	}
 	c.mu.Lock()
 	c.res.Blobs += (*v).blobs
@@ -493,60 +527,105 @@ func (c *checker) checkCopy(ctx context.Context, p repo.PackInfo, name string, b
 	return (*v).err
 }
 
-// readCopy reads name from rd into data, which must be exactly its size:
-// a copy longer or shorter than the index says is an integrity error.
-func readCopy(ctx context.Context, rd storage.Reader, name string, data []byte) error {
+// readStep is how much of a copy readCopy reads before hashing it: the
+// hash reads each step while it is still in the processor's cache.
+const readStep = 1 << 20
+
+// readCopy reads name from rd into data, which must be exactly its size,
+// and returns the SHA-256 of what it read. A copy longer or shorter than
+// the index says is an integrity error.
+func readCopy(ctx context.Context, rd storage.Reader, name string, data []byte) (format.ID, error) {
 	body, err := rd.Get(ctx, name, 0, -1)
 	if err != nil {
-		return err
+		return format.ID{}, err
 	}
 	defer body.Close()
-	n, err := io.ReadFull(body, data)
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return &repo.IntegrityError{Object: name, Err: fmt.Errorf("copy of %d bytes, index says %d", n, len(data))}
-	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
+	h := sha256.New()
+	for off := 0; off < len(data); {
+		n, err := io.ReadFull(body, data[off:min(off+readStep, len(data))])
+		h.Write(data[off : off+n])
+		off += n
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return format.ID{}, &repo.IntegrityError{Object: name, Err: fmt.Errorf("copy of %d bytes, index says %d", off, len(data))}
+		}
+		if err != nil {
+			return format.ID{}, fmt.Errorf("read %s: %w", name, err)
+		}
 	}
 	var one [1]byte
 	if m, _ := io.ReadFull(body, one[:]); m > 0 {
-		return &repo.IntegrityError{Object: name, Err: fmt.Errorf("copy longer than the %d bytes the index says", len(data))}
+		return format.ID{}, &repo.IntegrityError{Object: name, Err: fmt.Errorf("copy longer than the %d bytes the index says", len(data))}
 	}
-	return nil
+	var sum format.ID
+	h.Sum(sum[:0])
+	return sum, nil
 }
 
-// verify verifies the sealed bytes of p in full. A returned error wrapping
-// repo.ErrHashMismatch means the bytes are not the pack's (no verdict);
-// otherwise the verdict holds the pack's problems.
-func (c *checker) verify(p repo.PackInfo, name string, data []byte, blobs []format.Blob) (*verdict, error) {
+// verify verifies the sealed bytes of p, whose SHA-256 is p's ID, in full:
+// authentication, every blob, and the pack's own trailer against the
+// index.
+func (c *checker) verify(p repo.PackInfo, name string, data []byte) *verdict {
 	v := &verdict{}
 	add := func(pr Problem) {
 		v.problems = append(v.problems, pr)
 		v.err = cmp.Or(v.err, pr.Err)
 	}
-	trailer, err := c.r.VerifyPackBytes(p, data, func(b *format.Blob, err error) {
+	trailer, err := c.r.VerifyPackContents(p, data, func(b *format.Blob, err error) {
 		v.blobs++
 		if err != nil {
 			add(Problem{Object: name, Blob: b.ID, Err: err})
 		}
 	})
 	if err != nil {
-		if errors.Is(err, repo.ErrHashMismatch) && v.blobs == 0 {
-			return nil, err
-		}
 		add(Problem{Object: name, Err: err})
-		return v, nil
+		return v
 	}
-	inPack := map[format.ID]format.Blob{}
-	for _, b := range trailer {
-		inPack[b.ID] = b
+	c.compareIndex(p, name, trailer, add)
+	return v
+}
+
+// errIndexMismatch is the problem of an index entry the pack's trailer
+// does not hold.
+var errIndexMismatch = errors.New("index entry does not match the pack's own trailer")
+
+// compareIndex reports (through add) every index entry placing a blob in
+// pack p that p's trailer does not hold exactly. Each trailer entry is
+// looked up in the index: when as many match as the index places in p
+// (c.indexed), all do; only otherwise are p's index entries listed, to
+// name the ones that do not match.
+func (c *checker) compareIndex(p repo.PackInfo, name string, trailer []format.Blob, add func(Problem)) {
+	idx := c.r.Index()
+	matched := 0
+	var empty []format.ID // zero-length blobs matched: an ID counts once
+	for i := range trailer {
+		tb := &trailer[i]
+		loc, ok := idx.Lookup(tb.ID)
+		if !ok || loc.Pack.ID != p.ID || loc.Blob != *tb {
+			continue // not indexed, or indexed in another pack (a duplicate)
+		}
+		if tb.Length == 0 { // only such entries can be repeated exactly
+			if slices.Contains(empty, tb.ID) {
+				continue
+			}
+			empty = append(empty, tb.ID)
+		}
+		matched++
 	}
-	for _, b := range blobs {
-		if tb, ok := inPack[b.ID]; !ok || tb != b {
-			add(Problem{Object: name, Blob: b.ID, Err: errors.New("index entry does not match the pack's own trailer")})
+	if matched == c.indexed[p.ID] {
+		return
+	}
+	var entries []format.Blob
+	idx.Each(func(loc repo.Location) {
+		if loc.Pack.ID == p.ID {
+			entries = append(entries, loc.Blob)
+		}
+	})
+	slices.SortFunc(entries, func(a, b format.Blob) int { return cmp.Compare(a.Offset, b.Offset) })
+	for _, b := range entries {
+		if !slices.Contains(trailer, b) {
+			add(Problem{Object: name, Blob: b.ID, Err: errIndexMismatch})
 		}
 	}
-	return v, nil
 }
 
 // oldestRead returns, for every pack read in each of regionNames, the

@@ -69,6 +69,10 @@ type Options struct {
 	Evidence *repo.Repository
 	// NoRecord skips storing the record.
 	NoRecord bool
+	// Ransomware, when not nil, makes this a ransomware drill: r reads
+	// the regions as of the simulated attack with only the versions that
+	// survive it (see Ransomware); it is recorded in the report.
+	Ransomware *Ransomware
 	// Workers bound restore and verification parallelism (0: GOMAXPROCS+1).
 	Workers int
 	// MaxListed bounds the paths listed in the report per list (0: 1000).
@@ -229,6 +233,9 @@ type Report struct {
 	// Drift compares the live source with the snapshot (Options.Against).
 	Drift *Drift `json:"drift,omitempty"`
 
+	// Ransomware is the simulated attack of a ransomware drill.
+	Ransomware *Ransomware `json:"ransomware,omitempty"`
+
 	// Passed is true when there is no Reason.
 	Passed   bool     `json:"passed"`
 	Reasons  []Reason `json:"reasons,omitempty"`
@@ -342,6 +349,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Report, error)
 		}
 		d.records = recs
 	}
+	d.verifyHistory(ctx) // history.go
 	err := d.run(ctx)
 	if cerr := d.cleanup(); cerr != nil {
 		d.warn("remove the scratch directory: %v", cerr)
@@ -358,7 +366,9 @@ func newReport(opts Options, regions []string) *Report {
 		Lost: slices.Clone(opts.Lose), Only: slices.Clone(opts.Only),
 		Full: !opts.sampling(), SamplePercent: 100,
 		RTOObjective: opts.RTO, RPOObjective: opts.RPO,
-		Reads: map[string]*repo.RegionReads{},
+		Reads:      map[string]*repo.RegionReads{},
+		Ransomware: opts.Ransomware,
+		Warnings:   ransomwareWarnings(opts.Ransomware),
 	}
 	if opts.sampling() {
 		rep.SamplePercent = opts.SamplePercent

@@ -167,6 +167,13 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if opt.DryRun {
 		return res, nil
 	}
+	if writes(res.Steps) {
+		// The new config goes into the commit chain first, so that no
+		// region ever holds a config no record names (FORMAT.md §19).
+		if err := r.RecordConfig(ctx, target, to); err != nil {
+			return res, fmt.Errorf("migrate: record the new config (nothing written): %w", err)
+		}
+	}
 	var errs []error
 	for i := range res.Steps {
 		s := &res.Steps[i]
@@ -184,6 +191,16 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		return res, fmt.Errorf("migrate: %w (the repository stays at version %d until every region is raised: run lifeboat migrate again)", errors.Join(errs...), res.From)
 	}
 	return res, nil
+}
+
+// writes reports whether a step replaces a region's config.
+func writes(steps []Step) bool {
+	for _, s := range steps {
+		if s.Action == "raise" || s.Action == "copy" {
+			return true
+		}
+	}
+	return false
 }
 
 // sameRepository reports whether a and b are one repository's config,

@@ -189,3 +189,37 @@ func TestMigrateRefuses(t *testing.T) {
 		t.Fatal("a refused migrate changed a config")
 	}
 }
+
+// A migrated repository verifies clean: the new config is in the commit
+// chain before any region holds it; the config it replaced, put back in a
+// region, is reported.
+func TestMigrateRecordsTheConfig(t *testing.T) {
+	ctx := context.Background()
+	set, faults, id := twoRegions(t, 3)
+	r, err := repo.Open(ctx, set, id, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := configBytes(t, faults)[1]
+	if _, err := migrate.Run(ctx, r, migrate.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := repo.Open(ctx, set, id, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r2.VerifyHistory(ctx, true)
+	if err != nil || len(rep.Findings) > 0 {
+		t.Fatalf("after migrate: %v, %v", rep, err)
+	}
+	if err := storage.PutBytes(ctx, faults[1], format.ConfigName, old, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = r2.VerifyHistory(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Region != "b" || !errors.Is(rep.Findings[0], repo.ErrConfigReplaced) {
+		t.Fatalf("findings %v, want region b's config replaced", rep.Findings)
+	}
+}

@@ -25,7 +25,8 @@ var ErrTooFewComplete = errors.New("too few regions hold every object of the bac
 // `lifeboat sync` copies them. With fewer complete regions than the write
 // quorum it fails with ErrTooFewComplete naming the regions, and no region
 // gets the snapshot. On any other storage it is SaveSnapshot (no region is
-// behind). Call Flush first.
+// behind). Call Flush first. As with SaveSnapshot, an error wrapping
+// ErrNotChained means the snapshot is committed but not recorded.
 func (r *Repository) CommitSnapshot(ctx context.Context, s *format.Snapshot) (format.ID, []string, error) {
 	cs := regionsOf(r.st)
 	if cs == nil {
@@ -73,7 +74,7 @@ func (r *Repository) CommitSnapshot(ctx context.Context, s *format.Snapshot) (fo
 		r.cache.put(name, sealed)
 	}
 	r.rememberSnapshot(id, s, true)
-	return id, sorted(cs.Lagging()), nil
+	return id, sorted(cs.Lagging()), r.recordSnapshot(ctx, id)
 }
 
 func sorted(s []string) []string {

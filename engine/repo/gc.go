@@ -106,15 +106,7 @@ func (r *Repository) LoadGC(ctx context.Context) ([]*format.GCRecord, error) {
 // the sweep), which is what Rescue reads. Condemnation lasts for the
 // Repository's lifetime.
 func (r *Repository) CondemnPacks(packs []format.ID) {
-	x := r.idx
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.condemned == nil {
-		x.condemned = map[format.ID]struct{}{}
-	}
-	for _, p := range packs {
-		x.condemned[p] = struct{}{}
-	}
+	r.idx.condemn(packs)
 }
 
 // TrackReferences makes the index record which packs this session uses:
@@ -149,6 +141,7 @@ func (r *Repository) ReferencedPacks(packs []format.ID) []format.ID {
 // index, after CondemnPacks), so that blobs they place in packs not
 // condemned get that location. An object that does not exist is skipped.
 func (r *Repository) ReloadIndexObjects(ctx context.Context, ids []format.ID) error {
+	defer r.idx.settle()
 	return parallel(ctx, r.concurrency(), len(ids), func(ctx context.Context, i int) error {
 		packs, err := r.ReadIndexObject(ctx, ids[i])
 		if errors.Is(err, storage.ErrNotExist) {

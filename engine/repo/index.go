@@ -33,17 +33,25 @@ type Location struct {
 	Blob format.Blob
 }
 
-// Index maps blob IDs to their location. Memory is about 80 bytes per blob.
-// It is safe for concurrent use.
+// Index maps blob IDs to their location, in about 54 bytes per blob (see
+// blobtable.go): a sorted base of 52-byte records (the ID and an entry
+// naming the pack by its position) and an overlay of the blobs added since
+// the overlay was last merged into the base. It is safe for concurrent
+// use.
 type Index struct {
 	mu      sync.RWMutex
 	packs   []PackInfo
 	packPos map[format.ID]uint32
-	blobs   map[format.ID]entry
-	files   map[format.ID]struct{} // index objects loaded
+	// packFlags holds, by pack position, packCondemned.
+	packFlags []uint8
+	files     map[format.ID]struct{} // index objects loaded
+
+	base sortedBlobs
+	ov   overlay
 
 	// condemned are packs a prune condemned (CondemnPacks): Has does
-	// not report their blobs, and add prefers any other copy.
+	// not report their blobs, and add prefers any other copy. Packs
+	// known when condemned, or added later, have packCondemned set.
 	condemned map[format.ID]struct{}
 	// refs, while tracking (TrackReferences), flags by pack position the
 	// packs the session used (set atomically under the read lock, grown
@@ -52,12 +60,28 @@ type Index struct {
 	refs     []uint32
 }
 
+// packCondemned flags a condemned pack in Index.packFlags.
+const packCondemned uint8 = 1
+
 func newIndex() *Index {
-	return &Index{packPos: map[format.ID]uint32{}, blobs: map[format.ID]entry{}, files: map[format.ID]struct{}{}}
+	return &Index{packPos: map[format.ID]uint32{}, files: map[format.ID]struct{}{}}
 }
 
+// locate returns the entry of id, or nil. The caller holds the lock.
+func (x *Index) locate(id *format.ID) *entry {
+	if k := x.base.find(id); k >= 0 {
+		return x.base.ent(k)
+	}
+	if j := x.ov.find(id); j >= 0 {
+		return &x.ov.ents[j]
+	}
+	return nil
+}
+
+func (x *Index) isCondemned(pos uint32) bool { return x.packFlags[pos]&packCondemned != 0 }
+
 // add records a pack and its blobs. A blob already known keeps its first
-// location.
+// location, unless that is in a condemned pack and this one is not.
 func (x *Index) add(p *format.IndexPack) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -66,20 +90,55 @@ func (x *Index) add(p *format.IndexPack) {
 		pos = uint32(len(x.packs))
 		x.packs = append(x.packs, PackInfo{ID: p.ID, Size: p.Size})
 		x.packPos[p.ID] = pos
+		var flags uint8
+		if _, c := x.condemned[p.ID]; c {
+			flags |= packCondemned
+		}
+		x.packFlags = append(x.packFlags, flags)
 		if x.tracking {
 			x.refs = append(x.refs, 0)
 		}
 	}
-	_, newCondemned := x.condemned[p.ID]
+	newCondemned := x.isCondemned(pos)
 	for i := range p.Blobs {
 		b := &p.Blobs[i]
-		if e, ok := x.blobs[b.ID]; ok {
+		e := entry{pack: pos, offset: b.Offset, length: b.Length, rawLen: b.RawLen, typ: b.Type, flags: b.Flags}
+		if old := x.locate(&b.ID); old != nil {
 			// A copy outside the condemned packs replaces one inside.
-			if _, old := x.condemned[x.packs[e.pack].ID]; !old || newCondemned {
-				continue
+			if x.isCondemned(old.pack) && !newCondemned {
+				*old = e
 			}
+			continue
 		}
-		x.blobs[b.ID] = entry{pack: pos, offset: b.Offset, length: b.Length, rawLen: b.RawLen, typ: b.Type, flags: b.Flags}
+		x.ov.insert(&b.ID, e)
+	}
+	if len(x.ov.ids) > max(minOverlay, x.base.n/overlayDiv) {
+		x.base.merge(&x.ov)
+	}
+}
+
+// settle merges the overlay into the base when it holds a good part of the
+// index (after a load), so that the index holds only the base.
+func (x *Index) settle() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if m := len(x.ov.ids); m > 0 && m >= x.base.n/settleDiv {
+		x.base.merge(&x.ov)
+	}
+}
+
+// condemn marks packs condemned.
+func (x *Index) condemn(packs []format.ID) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.condemned == nil {
+		x.condemned = map[format.ID]struct{}{}
+	}
+	for _, p := range packs {
+		x.condemned[p] = struct{}{}
+		if pos, ok := x.packPos[p]; ok {
+			x.packFlags[pos] |= packCondemned
+		}
 	}
 }
 
@@ -89,14 +148,9 @@ func (x *Index) add(p *format.IndexPack) {
 func (x *Index) Has(id format.ID) bool {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	e, ok := x.blobs[id]
-	if !ok {
+	e := x.locate(&id)
+	if e == nil || x.isCondemned(e.pack) {
 		return false
-	}
-	if x.condemned != nil {
-		if _, c := x.condemned[x.packs[e.pack].ID]; c {
-			return false
-		}
 	}
 	if x.tracking && atomic.LoadUint32(&x.refs[e.pack]) == 0 {
 		atomic.StoreUint32(&x.refs[e.pack], 1)
@@ -113,18 +167,23 @@ func (x *Index) markPack(pack format.ID) {
 	}
 }
 
+// location makes the Location of blob id at e.
+func (x *Index) location(id *format.ID, e *entry) Location {
+	return Location{
+		Pack: x.packs[e.pack],
+		Blob: format.Blob{Type: e.typ, Flags: e.flags, ID: *id, Offset: e.offset, Length: e.length, RawLen: e.rawLen},
+	}
+}
+
 // Lookup returns a blob's location.
 func (x *Index) Lookup(id format.ID) (Location, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	e, ok := x.blobs[id]
-	if !ok {
+	e := x.locate(&id)
+	if e == nil {
 		return Location{}, false
 	}
-	return Location{
-		Pack: x.packs[e.pack],
-		Blob: format.Blob{Type: e.typ, Flags: e.flags, ID: id, Offset: e.offset, Length: e.length, RawLen: e.rawLen},
-	}, true
+	return x.location(&id, e), true
 }
 
 // Packs returns every known pack.
@@ -138,7 +197,7 @@ func (x *Index) Packs() []PackInfo {
 func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.blobs)
+	return x.base.n + len(x.ov.ids)
 }
 
 // Files returns the IDs of the index objects loaded.
@@ -157,8 +216,11 @@ func (x *Index) Files() []format.ID {
 func (x *Index) Each(fn func(loc Location)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	for id, e := range x.blobs {
-		fn(Location{Pack: x.packs[e.pack], Blob: format.Blob{Type: e.typ, Flags: e.flags, ID: id, Offset: e.offset, Length: e.length, RawLen: e.rawLen}})
+	for k := 0; k < x.base.n; k++ {
+		fn(x.location(x.base.id(k), x.base.ent(k)))
+	}
+	for j := range x.ov.ids {
+		fn(x.location(&x.ov.ids[j], &x.ov.ents[j]))
 	}
 }
 
@@ -193,7 +255,7 @@ func (r *Repository) loadIndexOnce(ctx context.Context) error {
 		}
 	}
 	r.idx.mu.RUnlock()
-	return parallel(ctx, r.concurrency(), len(todo), func(ctx context.Context, i int) error {
+	err = parallel(ctx, r.concurrency(), len(todo), func(ctx context.Context, i int) error {
 		packs, err := r.ReadIndexObject(ctx, todo[i])
 		if err != nil {
 			return err
@@ -206,6 +268,8 @@ func (r *Repository) loadIndexOnce(ctx context.Context) error {
 		r.idx.mu.Unlock()
 		return nil
 	})
+	r.idx.settle()
+	return err
 }
 
 // ReadIndexObject reads, verifies and decodes one index object.

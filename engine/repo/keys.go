@@ -144,13 +144,18 @@ func removeKey(ctx context.Context, st storage.Storage, name string) error {
 }
 
 // AddKey wraps the master secret to rcpt and stores it as a new key object.
-// No data is rewritten.
+// No data is rewritten. An error wrapping ErrNotChained means the key is
+// stored but its commit record could not be appended.
 func (r *Repository) AddKey(ctx context.Context, rcpt *crypto.Recipient, label, host, user string) (format.ID, error) {
 	name, err := r.addKey(ctx, rcpt, label, host, user)
 	if err != nil {
 		return format.ID{}, err
 	}
-	return format.ParseName(format.KeysPrefix, name)
+	id, err := format.ParseName(format.KeysPrefix, name)
+	if err != nil {
+		return id, err
+	}
+	return id, r.appendChain(ctx, format.ChainRecord{Op: format.ChainKey, Keys: []format.ID{id}})
 }
 
 // KeyRemoval is the outcome of RemoveKey.

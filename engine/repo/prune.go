@@ -47,8 +47,16 @@ func (r *Repository) ReadIndexObjects(ctx context.Context, ids []format.ID) ([]I
 
 // WriteIndexObject stores a new index object listing packs (through the
 // region set: every region, the write quorum at least) and returns its ID.
+// It then records the object in the commit chain (chain.go); a failure
+// there does not fail the write: the object stays pending and goes into
+// this session's next record.
 func (r *Repository) WriteIndexObject(ctx context.Context, packs []format.IndexPack) (format.ID, error) {
-	return r.writeIndex(ctx, packs)
+	id, err := r.writeIndex(ctx, packs)
+	if err != nil {
+		return id, err
+	}
+	_ = r.appendChain(ctx, format.ChainRecord{Op: format.ChainIndex, Index: []format.ID{id}})
+	return id, nil
 }
 
 // CopyBlobs copies the given blobs of pack into new packs of this

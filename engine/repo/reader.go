@@ -400,12 +400,26 @@ func trailerFrom(ra io.ReaderAt, name string, plainSize int64) ([]format.Blob, e
 // ID, its authentication, its trailer, and every blob in it (fn is called
 // per blob with nil or the blob's error). It returns the trailer's blobs.
 func (r *Repository) VerifyPackBytes(pack PackInfo, sealed []byte, fn func(b *format.Blob, err error)) ([]format.Blob, error) {
-	name := format.PackName(pack.ID)
 	if format.ID(sha256.Sum256(sealed)) != pack.ID {
-		return nil, &IntegrityError{Object: name, Err: fmt.Errorf("content does not match its name: %w", ErrHashMismatch)}
+		return nil, &IntegrityError{Object: format.PackName(pack.ID), Err: fmt.Errorf("content does not match its name: %w", ErrHashMismatch)}
 	}
-	// Random access over the sealed bytes: each blob is decrypted into one
-	// reused buffer, so no plaintext copy of the whole pack is made.
+	return r.VerifyPackContents(pack, sealed, fn)
+}
+
+// verifyWindow is the plaintext VerifyPackContents decrypts at once: blobs
+// are decrypted in runs of about this size into one reused buffer, so a
+// pack costs a few allocations of the decryption layer, not one per blob,
+// and no plaintext copy of the whole pack is made.
+const verifyWindow = 1 << 20
+
+// VerifyPackContents is VerifyPackBytes without the SHA-256: for a caller
+// that hashed the sealed bytes as it read them. It authenticates and
+// decrypts them, decodes the trailer, and decompresses and re-hashes every
+// blob (fn is called per blob, in offset order, with nil or the blob's
+// error). It returns the trailer's blobs. It is safe for concurrent use;
+// its buffers are reused across calls.
+func (r *Repository) VerifyPackContents(pack PackInfo, sealed []byte, fn func(b *format.Blob, err error)) ([]format.Blob, error) {
+	name := format.PackName(pack.ID)
 	ra, plainSize, err := r.dk.OpenReaderAt(bytesReaderAt(sealed), int64(len(sealed)))
 	if err != nil {
 		return nil, &IntegrityError{Object: name, Err: err}
@@ -417,22 +431,47 @@ func (r *Repository) VerifyPackBytes(pack PackInfo, sealed []byte, fn func(b *fo
 	if err != nil {
 		return nil, err
 	}
-	var stored, dst []byte
-	for i := range blobs {
-		b := &blobs[i]
-		if cap(stored) < int(b.Length) {
-			stored = make([]byte, b.Length)
-		}
-		s := stored[:b.Length]
-		if _, err := ra.ReadAt(s, int64(b.Offset)); err != nil && !errors.Is(err, io.EOF) {
-			fn(b, &IntegrityError{Object: name, Blob: b.ID, Err: err})
-			continue
-		}
-		if b.Compressed() && cap(dst) < int(b.RawLen) {
-			dst = make([]byte, 0, b.RawLen)
+	var dst []byte // decompressed blobs, grown as needed
+	defer func() { putBuf(dst) }()
+	decode := func(b *format.Blob, s []byte) {
+		if need := int(b.RawLen) + compress.DecompressSlack; b.Compressed() && cap(dst) < need {
+			putBuf(dst)
+			dst = getBuf(need)
 		}
 		_, err := r.decodeBlob(pack.ID, b, s, dst)
 		fn(b, err)
+	}
+	// The trailer's blobs are contiguous from offset 0, in offset order
+	// (DecodePackTrailer): read them in runs of about verifyWindow.
+	for i := 0; i < len(blobs); {
+		start := int64(blobs[i].Offset)
+		end := start + int64(blobs[i].Length)
+		j := i + 1
+		for j < len(blobs) && int64(blobs[j].Offset)+int64(blobs[j].Length)-start <= verifyWindow {
+			end = int64(blobs[j].Offset) + int64(blobs[j].Length)
+			j++
+		}
+		run := getBuf(int(end - start))
+		if _, err := ra.ReadAt(run, start); err != nil && !errors.Is(err, io.EOF) {
+			// Damage somewhere in the run: blob by blob, so that only
+			// the blobs in damaged encryption chunks fail.
+			for k := i; k < j; k++ {
+				b := &blobs[k]
+				s := run[int64(b.Offset)-start : int64(b.Offset)-start+int64(b.Length)]
+				if _, err := ra.ReadAt(s, int64(b.Offset)); err != nil && !errors.Is(err, io.EOF) {
+					fn(b, &IntegrityError{Object: name, Blob: b.ID, Err: err})
+					continue
+				}
+				decode(b, s)
+			}
+		} else {
+			for k := i; k < j; k++ {
+				b := &blobs[k]
+				decode(b, run[int64(b.Offset)-start:int64(b.Offset)-start+int64(b.Length)])
+			}
+		}
+		putBuf(run)
+		i = j
 	}
 	return blobs, nil
 }

@@ -47,6 +47,8 @@ type Repository struct {
 	writeMu sync.Mutex
 	writer  *writer       // nil until the first SaveBlob
 	adopted []adoptedPack // adopted since the last Flush (AdoptOrphans)
+
+	chain *chainSession // commit chain bookkeeping (chain.go)
 }
 
 // Options tune how a repository is opened or created.
@@ -71,6 +73,12 @@ type Options struct {
 	// the directory of a local region (or on its file system), that region
 	// stores each pack by linking the file, without a copy.
 	TempDir string
+	// StateDir, when set, keeps what this host last saw of the
+	// repository's history (chain.go), so that VerifyHistory detects
+	// history going backwards. Unlike the cache it must not be cleared.
+	StateDir string
+	// Host names this host in commit records ("": os.Hostname).
+	Host string
 }
 
 func (o *Options) defaults() {
@@ -191,6 +199,11 @@ func Init(ctx context.Context, st storage.Storage, opts InitOptions) (*Repositor
 		}
 		return nil, fmt.Errorf("init: write config: %w", err)
 	}
+	r.chain.configHash = format.ID(sha256.Sum256(sealed))
+	// The first record of the commit chain names the config and key.
+	// Best effort: without it, the first writer's start record names
+	// them (a repository nobody recorded yet).
+	_ = r.recordInit(ctx, name)
 	return r, nil
 }
 
@@ -214,6 +227,7 @@ func newRepository(st storage.Storage, cfg *format.Config, master *crypto.Master
 		idx:    newIndex(),
 		trees:  newTreePacks(treePackCacheBytes),
 		tmpDir: opts.TempDir,
+		chain:  newChainSession(st, opts),
 		// Decoding the headers costs more than reading them, so they
 		// are cached for local storages too.
 		headers: newHeaderCache(opts.CacheDir, cfg.ID),
@@ -295,6 +309,7 @@ func Open(ctx context.Context, st storage.Storage, id *crypto.Identity, opts Opt
 		return nil, err
 	}
 	r.keyName = keyName
+	r.chain.configHash = format.ID(sha256.Sum256(sealedCfg))
 	return r, nil
 }
 

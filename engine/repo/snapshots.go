@@ -20,7 +20,9 @@ type SnapshotRef struct {
 
 // SaveSnapshot commits a snapshot. Call Flush first: everything it
 // references must be durable. The object is created with a conditional put,
-// so an existing snapshot is never replaced.
+// so an existing snapshot is never replaced. Then the commit is recorded in
+// this writer's commit chain (chain.go): if that fails, the snapshot is
+// committed all the same and the error wraps ErrNotChained.
 func (r *Repository) SaveSnapshot(ctx context.Context, s *format.Snapshot) (format.ID, error) {
 	data, err := r.encodeSnapshot(s)
 	if err != nil {
@@ -31,7 +33,7 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *format.Snapshot) (form
 		return id, fmt.Errorf("save snapshot: %w", err)
 	}
 	r.rememberSnapshot(id, s, true)
-	return id, nil
+	return id, r.recordSnapshot(ctx, id)
 }
 
 // encodeSnapshot sets s.Version to the repository's format version (a

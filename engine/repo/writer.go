@@ -363,17 +363,21 @@ func (r *Repository) consolidate(ctx context.Context, adopted []adoptedPack, wri
 		fragments = append(fragments, a.frag)
 	}
 	if len(fragments) <= 1 {
+		r.noteIndex(fragments...) // for the commit record (chain.go)
 		return nil
 	}
 	if r.st.Capabilities().AppendOnly {
 		// The one-pack objects cannot be deleted, so a consolidated
 		// object would only duplicate them: they stay the session's
 		// index, for a trusted host to consolidate (FORMAT.md §6).
+		r.noteIndex(fragments...)
 		return nil
 	}
-	if _, err := r.writeIndex(ctx, written); err != nil {
+	cid, err := r.writeIndex(ctx, written)
+	if err != nil {
 		return err
 	}
+	r.noteIndex(cid)
 	// Removing the per-pack index objects is housekeeping: a failure
 	// (a region down) leaves harmless duplicates for a later run.
 	for _, id := range fragments {

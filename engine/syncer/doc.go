@@ -38,6 +38,11 @@
 // repositories of older versions (no tombstones), an object deleted while
 // a region was unreachable (a removed key) comes back from that region.
 //
+// Commit records (chain/, FORMAT.md §19) are copied after snapshots/ to
+// the regions that lack them, never replaced: without the key the
+// well-formed ones, with it (Options.Tombstones implementing
+// ChainVerifier) only those that authenticate.
+//
 // Sync is idempotent and resumable: it compares listings, so a second run
 // copies nothing and an interrupted run continues where it stopped. For
 // every region that ends complete (no error), it writes the small

@@ -246,6 +246,8 @@ func Sync(ctx context.Context, set Regions, opt Options) (*Report, error) {
 		func(ctx context.Context) error { return s.copyPrefix(ctx, format.DataPrefix) },
 		func(ctx context.Context) error { return s.copyPrefix(ctx, format.IndexPrefix) },
 		func(ctx context.Context) error { return s.copyPrefix(ctx, format.SnapshotPrefix) },
+		// Commit records after what they name (chain.go).
+		s.copyChain,
 		// Drill records are evidence: every region keeps them all.
 		func(ctx context.Context) error { return s.copyPrefix(ctx, repo.DrillPrefix) },
 	}

@@ -30,8 +30,10 @@ func phaseOf(name string) int {
 		return 3
 	case strings.HasPrefix(name, format.SnapshotPrefix):
 		return 4
-	case strings.HasPrefix(name, syncer.StatePrefix):
+	case strings.HasPrefix(name, format.ChainPrefix):
 		return 5
+	case strings.HasPrefix(name, syncer.StatePrefix):
+		return 6
 	}
 	return -1
 }
@@ -89,7 +91,8 @@ func TestSyncFillsRegionsInOrder(t *testing.T) {
 			if got := repoObjects(t, f.mems["c"]); !slices.Equal(got, want) {
 				t.Fatalf("after sync c holds %d objects, want %d", len(got), len(want))
 			}
-			// Keys, then the config, packs, index objects, snapshots.
+			// Keys, then the config, packs, index objects, snapshots,
+			// commit records.
 			puts := f.recs["c"].take()
 			last := -1
 			seen := map[int]bool{}
@@ -101,8 +104,8 @@ func TestSyncFillsRegionsInOrder(t *testing.T) {
 				}
 				last = p
 			}
-			if !seen[2] || !seen[3] || !seen[4] || !seen[5] {
-				t.Fatalf("sync did not write packs, index objects, snapshots and state to c: %q", puts)
+			if !seen[2] || !seen[3] || !seen[4] || !seen[5] || !seen[6] {
+				t.Fatalf("sync did not write packs, index objects, snapshots, commit records and state to c: %q", puts)
 			}
 			cr := regionReport(t, rep, "c")
 			if cr.Copied != int64(missing) || cr.Bytes == 0 || cr.Replaced != 0 || !cr.Complete || len(cr.Errors) > 0 {

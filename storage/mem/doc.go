@@ -9,4 +9,10 @@
 // taken when it starts, and calls fn without holding any lock, so fn may use
 // the storage. Close is a no-op: the objects survive it, so a test can keep
 // using (or "reopen") the same instance.
+//
+// NewVersioned keeps every version, as an S3 bucket with versioning does
+// (Put adds a version, Delete a delete marker, Capabilities().Versions
+// lists, reads and removes versions), with an injected clock and an
+// optional object-lock stand-in (VersionedOptions.Retained), so tests of
+// point-in-time reading and recovery need no server.
 package mem

@@ -2,6 +2,7 @@ package mem_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
 
@@ -63,5 +64,28 @@ func TestCloseKeepsObjects(t *testing.T) {
 	got, err := storage.ReadAll(ctx, s, "k")
 	if err != nil || string(got) != "v" {
 		t.Fatalf("after close: %q, %v", got, err)
+	}
+}
+
+func TestVersionsConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Storage { return mem.NewVersioned(mem.VersionedOptions{}) })
+	storagetest.RunVersions(t, func(t *testing.T) storage.Storage { return mem.NewVersioned(mem.VersionedOptions{}) })
+}
+
+// TestVersionsRetained: a version the Retained hook locks cannot be
+// deleted (a RetainedError), a delete marker always can.
+func TestVersionsRetained(t *testing.T) {
+	ctx := context.Background()
+	s := mem.NewVersioned(mem.VersionedOptions{Retained: func(vi storage.VersionInfo) bool { return vi.Name == "locked" }})
+	storagetest.PutString(t, s, "locked", "x")
+	if err := s.Delete(ctx, "locked"); err != nil {
+		t.Fatal(err)
+	}
+	vs := storagetest.ListAllVersions(t, s.Capabilities().Versions, "locked")
+	if err := s.Capabilities().Versions.DeleteVersion(ctx, "locked", vs[1].VersionID); !errors.Is(err, storage.ErrRetained) {
+		t.Fatalf("delete a retained version: %v, want ErrRetained", err)
+	}
+	if err := s.Capabilities().Versions.DeleteVersion(ctx, "locked", vs[0].VersionID); err != nil {
+		t.Fatalf("delete the marker: %v", err)
 	}
 }

@@ -8,6 +8,8 @@
 // read), ReportBad (the set's health bookkeeping, not a change of any
 // object), Lagging, WriteQuorum and ListUnion pass through, Region returns
 // the region's storage wrapped read-only, and Repair and PutOnly fail with
-// storage.ErrReadOnly without reaching the set. Close closes the inner
+// storage.ErrReadOnly without reaching the set. A storage's versions
+// (Capabilities().Versions) can be listed and read through it, while
+// DeleteVersion fails with storage.ErrReadOnly. Close closes the inner
 // storage; Unwrap returns it.
 package readonly

@@ -39,7 +39,28 @@ func (s *readOnly) Capabilities() storage.Capabilities {
 	if c.Regions != nil {
 		c.Regions = regionsView{inner: c.Regions}
 	}
+	if c.Versions != nil {
+		c.Versions = versionsView{inner: c.Versions}
+	}
 	return c
+}
+
+// versionsView is the read-only view of a storage's versions: they can be
+// listed and read, not removed.
+type versionsView struct {
+	inner storage.Versions
+}
+
+func (v versionsView) ListVersions(ctx context.Context, prefix string, fn func(storage.VersionInfo) error) error {
+	return v.inner.ListVersions(ctx, prefix, fn)
+}
+
+func (v versionsView) GetVersion(ctx context.Context, name, versionID string, off, length int64) (io.ReadCloser, error) {
+	return v.inner.GetVersion(ctx, name, versionID, off, length)
+}
+
+func (v versionsView) DeleteVersion(_ context.Context, name, versionID string) error {
+	return fmt.Errorf("delete %s version %s: %w", name, versionID, storage.ErrReadOnly)
 }
 
 func (s *readOnly) Put(_ context.Context, name string, _ io.ReadSeeker, _ int64, _ storage.PutOptions) error {

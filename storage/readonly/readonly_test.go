@@ -101,3 +101,31 @@ func TestCapabilitiesAndUnwrap(t *testing.T) {
 		t.Fatal("readonly storage does not unwrap to its inner storage")
 	}
 }
+
+// TestVersionsView: the versions of a versioned storage can be listed and
+// read through the read-only wrapper, not removed.
+func TestVersionsView(t *testing.T) {
+	ctx := context.Background()
+	inner := mem.NewVersioned(mem.VersionedOptions{})
+	storagetest.PutString(t, inner, "a", "one")
+	ro := readonly.New(inner)
+	v := ro.Capabilities().Versions
+	if v == nil {
+		t.Fatal("Capabilities().Versions is nil through the wrapper")
+	}
+	vs := storagetest.ListAllVersions(t, v, "")
+	if len(vs) != 1 {
+		t.Fatalf("versions = %+v", vs)
+	}
+	body, err := v.GetVersion(ctx, "a", vs[0].VersionID, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body.Close()
+	if err := v.DeleteVersion(ctx, "a", vs[0].VersionID); !errors.Is(err, storage.ErrReadOnly) {
+		t.Fatalf("DeleteVersion through the wrapper: %v, want ErrReadOnly", err)
+	}
+	if left := storagetest.ListAllVersions(t, inner.Capabilities().Versions, ""); len(left) != 1 {
+		t.Fatalf("the version was removed: %+v", left)
+	}
+}

@@ -29,7 +29,11 @@
 //   - Delete is retried as is: after a lost reply, a retried Delete reports
 //     ErrNotExist even though the object was there, so callers that delete
 //     should treat ErrNotExist as done.
-//   - Capabilities and Close pass through; Unwrap returns the inner storage.
+//   - A storage's versions (Capabilities().Versions) are retried the same
+//     way: ListVersions like List (each version reported once), GetVersion
+//     like Get, DeleteVersion like Delete.
+//   - Capabilities (but for Versions) and Close pass through; Unwrap
+//     returns the inner storage.
 //     A region set's Capabilities().Regions passes through as is: its
 //     per-region operations (the Replicas' readers, Region, Repair,
 //     PutOnly, ListUnion) are the set's own and are not retried by this

@@ -258,6 +258,71 @@ func (s *retryStorage) Delete(ctx context.Context, name string) error {
 	})
 }
 
-func (s *retryStorage) Capabilities() storage.Capabilities { return s.inner.Capabilities() }
+// Capabilities are the inner storage's, with its versions (if any)
+// retried like the other operations.
+func (s *retryStorage) Capabilities() storage.Capabilities {
+	c := s.inner.Capabilities()
+	if c.Versions != nil {
+		c.Versions = retryVersions{s: s, inner: c.Versions}
+	}
+	return c
+}
+
+// retryVersions retries a storage's version operations (a comparable
+// value, like the capabilities holding it).
+type retryVersions struct {
+	s     *retryStorage
+	inner storage.Versions
+}
+
+// ListVersions retries like List, reporting each version once.
+func (v retryVersions) ListVersions(ctx context.Context, prefix string, fn func(storage.VersionInfo) error) error {
+	type key struct{ name, id string }
+	seen := map[key]struct{}{}
+	var fnErr error
+	err := v.s.do(ctx, "list versions", prefix, func(int) error {
+		err := v.inner.ListVersions(ctx, prefix, func(vi storage.VersionInfo) error {
+			k := key{vi.Name, vi.VersionID}
+			if _, dup := seen[k]; dup {
+				return nil
+			}
+			seen[k] = struct{}{}
+			if err := fn(vi); err != nil {
+				fnErr = err
+				return errCallback
+			}
+			return nil
+		})
+		if fnErr != nil {
+			return errCallback
+		}
+		return err
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return err
+}
+
+// GetVersion retries the opening of the body, like Get.
+func (v retryVersions) GetVersion(ctx context.Context, name, versionID string, off, length int64) (io.ReadCloser, error) {
+	var body io.ReadCloser
+	err := v.s.do(ctx, "get version", name, func(int) error {
+		var err error
+		body, err = v.inner.GetVersion(ctx, name, versionID, off, length)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// DeleteVersion is retried as is (removing a version twice is harmless).
+func (v retryVersions) DeleteVersion(ctx context.Context, name, versionID string) error {
+	return v.s.do(ctx, "delete version", name, func(int) error {
+		return v.inner.DeleteVersion(ctx, name, versionID)
+	})
+}
 
 func (s *retryStorage) Close() error { return s.inner.Close() }

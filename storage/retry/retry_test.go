@@ -406,3 +406,80 @@ func TestIsTimeout(t *testing.T) {
 		}
 	}
 }
+
+// flakyVersions fails each version operation transiently once, a listing
+// after its first two versions.
+type flakyVersions struct {
+	storage.Versions
+	listFailed, getFailed, deleteFailed bool
+	calls                               int
+}
+
+func (f *flakyVersions) ListVersions(ctx context.Context, prefix string, fn func(storage.VersionInfo) error) error {
+	f.calls++
+	n := 0
+	return f.Versions.ListVersions(ctx, prefix, func(vi storage.VersionInfo) error {
+		if n == 2 && !f.listFailed {
+			f.listFailed = true
+			return transient
+		}
+		n++
+		return fn(vi)
+	})
+}
+
+func (f *flakyVersions) GetVersion(ctx context.Context, name, id string, off, length int64) (io.ReadCloser, error) {
+	if !f.getFailed {
+		f.getFailed = true
+		return nil, transient
+	}
+	return f.Versions.GetVersion(ctx, name, id, off, length)
+}
+
+func (f *flakyVersions) DeleteVersion(ctx context.Context, name, id string) error {
+	if !f.deleteFailed {
+		f.deleteFailed = true
+		return transient
+	}
+	return f.Versions.DeleteVersion(ctx, name, id)
+}
+
+type withVersions struct {
+	storage.Storage
+	v storage.Versions
+}
+
+func (w withVersions) Capabilities() storage.Capabilities {
+	c := w.Storage.Capabilities()
+	c.Versions = w.v
+	return c
+}
+
+// TestVersionsRetried: the version operations of a versioned storage are
+// retried like the others, and a retried listing reports each version
+// once.
+func TestVersionsRetried(t *testing.T) {
+	inner := mem.NewVersioned(mem.VersionedOptions{})
+	for i := range 3 {
+		storagetest.PutString(t, inner, "a", fmt.Sprint(i))
+		storagetest.PutString(t, inner, "b", fmt.Sprint(i))
+	}
+	fv := &flakyVersions{Versions: inner.Capabilities().Versions}
+	s := retry.New(withVersions{inner, fv}, retry.Options{Sleep: noSleep})
+	v := s.Capabilities().Versions
+	vs := storagetest.ListAllVersions(t, v, "")
+	if len(vs) != 6 || fv.calls != 2 {
+		t.Fatalf("listed %d versions in %d calls, want 6 in 2", len(vs), fv.calls)
+	}
+	body, err := v.GetVersion(ctx, "a", vs[2].VersionID, 0, -1)
+	if err != nil {
+		t.Fatalf("get version: %v", err)
+	}
+	body.Close()
+	if err := v.DeleteVersion(ctx, "a", vs[2].VersionID); err != nil {
+		t.Fatalf("delete version: %v", err)
+	}
+	if n := len(storagetest.ListAllVersions(t, v, "")); n != 5 {
+		t.Fatalf("%d versions after deleting one, want 5", n)
+	}
+}

@@ -71,6 +71,7 @@ func (s *store) checkObjectLock(ctx context.Context) error {
 	}
 	l := *s.lock
 	s.caps.ObjectLock = &l
+	s.versioned.Store(true)
 	return nil
 }
 

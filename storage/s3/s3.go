@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -136,6 +137,7 @@ type store struct {
 	lock      *storage.ObjectLock  // nil: objects are not locked
 	now       func() time.Time
 	closeOnce sync.Once
+	versioned atomic.Bool // the bucket was found versioned (see versions)
 }
 
 // New returns the storage for cfg. It checks that the bucket exists and is
@@ -316,6 +318,7 @@ func newStore(cfg Config) (*store, error) {
 		l := *cfg.ObjectLock
 		s.lock = &l
 	}
+	s.caps.Versions = versions{s: s, ok: &s.versioned}
 	s.now = cfg.Now
 	if s.now == nil {
 		s.now = time.Now

@@ -411,6 +411,10 @@ type Drill struct {
 	RPO Duration `yaml:"rpo,omitempty"`
 	// Schedule is a cron spec ("" = not scheduled).
 	Schedule string `yaml:"schedule,omitempty"`
+	// Ransomware makes it a ransomware drill (lifeboat drill
+	// --ransomware): restored as of a simulated attack, from the object
+	// versions the attack could not remove.
+	Ransomware bool `yaml:"ransomware,omitempty"`
 }
 
 // Jobs holds the maintenance schedules; a nil job is not scheduled.

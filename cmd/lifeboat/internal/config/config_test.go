@@ -223,6 +223,7 @@ drills:
     snapshot: 1a2b3c
     only: [us, home]
     sample: 2.5
+    ransomware: true
 jobs:
   sync: { schedule: "@hourly" }
   check: { schedule: "@daily", read_data_subset: 5% }
@@ -271,7 +272,7 @@ func fullWant(dir string) *Config {
 		Drills: []Drill{
 			{Name: "weekly", Source: "home", Snapshot: "latest", Lose: []string{"eu"}, Sample: 100,
 				RTO: Duration(30 * 60e9), RPO: Duration(7 * 24 * 3600e9), Schedule: "@weekly"},
-			{Name: "partial", Snapshot: "1a2b3c", Only: []string{"us", "home"}, Sample: 2.5},
+			{Name: "partial", Snapshot: "1a2b3c", Only: []string{"us", "home"}, Sample: 2.5, Ransomware: true},
 		},
 		Jobs: Jobs{
 			Sync:  &SyncJob{Schedule: "@hourly"},
