@@ -6,9 +6,14 @@ import (
 	"slices"
 	"sort"
 
+	"golang.org/x/sync/errgroup"
+
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
 )
+
+// repackWorkers is how many packs a mark repacks at once.
+const repackWorkers = 3
 
 // liveSnapshots returns the snapshots of the listing (any region) that no
 // authenticated tombstone buries.
@@ -290,6 +295,14 @@ func mark(ctx context.Context, r *repo.Repository, opts Options, res *Result, re
 	}
 	// 1. Copy the live blobs of the packs to repack: new packs first,
 	// each with its own index object, durable at Flush.
+	// Several packs at once: reading, verifying and sealing overlap
+	// the writer's uploads.
+	// Not errgroup.WithContext: the session's writer keeps the context
+	// of its first blob, which must outlive the group (until Flush).
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var eg errgroup.Group
+	eg.SetLimit(repackWorkers)
 	for _, pid := range st.repack {
 		p := st.packs[pid]
 		var live []format.Blob
@@ -300,9 +313,16 @@ func mark(ctx context.Context, r *repo.Repository, opts Options, res *Result, re
 				live = append(live, b)
 			}
 		}
-		if err := r.CopyBlobs(ctx, repo.PackInfo{ID: pid, Size: p.ip.Size}, live); err != nil {
-			return fmt.Errorf("prune mark: repack (nothing deleted): %w", err)
-		}
+		eg.Go(func() error {
+			err := r.CopyBlobs(cctx, repo.PackInfo{ID: pid, Size: p.ip.Size}, live)
+			if err != nil {
+				cancel(err)
+			}
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return fmt.Errorf("prune mark: repack (nothing deleted): %w", err)
 	}
 	if _, err := r.Flush(ctx); err != nil {
 		return fmt.Errorf("prune mark: repack (nothing deleted): %w", err)

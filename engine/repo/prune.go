@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"lifeboat/engine/compress"
 	"lifeboat/engine/format"
 	"lifeboat/storage"
 )
@@ -51,40 +51,55 @@ func (r *Repository) WriteIndexObject(ctx context.Context, packs []format.IndexP
 	return r.writeIndex(ctx, packs)
 }
 
+// copySpan bounds the plaintext range of a pack that CopyBlobs reads at
+// once (a larger pack is read in several ranged reads), which bounds its
+// memory whatever the pack size.
+const copySpan = 4 << 20
+
 // CopyBlobs copies the given blobs of pack into new packs of this
 // session, even though the index already knows them (the copy is what
-// lets prune delete the old pack). A blob that cannot be read fails the
-// copy. The copies are durable and indexed after Flush.
+// lets prune delete the old pack). Each blob is read and verified (its
+// plaintext against its keyed ID), then its stored bytes are copied as
+// they are, compressed or not: no recompression. A blob that cannot be
+// read fails the copy. The copies are durable and indexed after Flush.
+// It is safe to call concurrently (for different packs).
 func (r *Repository) CopyBlobs(ctx context.Context, pack PackInfo, blobs []format.Blob) error {
-	return r.ReadPackBlobs(ctx, pack, blobs, func(b *format.Blob, data []byte, err error) error {
-		if err != nil {
-			return fmt.Errorf("copy blob %s of pack %s: %w", b.ID.Short(), pack.ID.Short(), err)
+	sorted := slices.Clone(blobs)
+	slices.SortFunc(sorted, func(a, b format.Blob) int { return cmp.Compare(a.Offset, b.Offset) })
+	for len(sorted) > 0 {
+		n := 1
+		for n < len(sorted) && int64(sorted[n].Offset)+int64(sorted[n].Length)-int64(sorted[0].Offset) <= copySpan {
+			n++
 		}
-		return r.saveCopy(ctx, b.Type, b.ID, data)
-	})
+		err := r.readPackBlobs(ctx, pack, sorted[:n], func(b *format.Blob, stored, _ []byte, err error) error {
+			if err != nil {
+				return fmt.Errorf("copy blob %s of pack %s: %w", b.ID.Short(), pack.ID.Short(), err)
+			}
+			return r.saveCopy(ctx, b, stored)
+		})
+		if err != nil {
+			return err
+		}
+		sorted = sorted[n:]
+	}
+	return nil
 }
 
-// saveCopy is SaveBlob without the check that the index has the blob.
-func (r *Repository) saveCopy(ctx context.Context, typ format.BlobType, id format.ID, data []byte) error {
+// saveCopy is SaveBlob without the check that the index has the blob, and
+// with the blob's stored bytes (b says whether they are compressed).
+func (r *Repository) saveCopy(ctx context.Context, b *format.Blob, stored []byte) error {
 	w := r.getWriter(ctx)
 	if err := w.failed(); err != nil {
 		return err
 	}
 	w.mu.Lock()
-	if _, ok := w.pending[id]; ok {
+	if _, ok := w.pending[b.ID]; ok {
 		w.mu.Unlock()
 		return nil
 	}
-	w.pending[id] = struct{}{}
+	w.pending[b.ID] = struct{}{}
 	w.mu.Unlock()
-	stored, compressed := compress.Compress(nil, data, r.level)
-	flags := uint8(0)
-	if compressed {
-		flags = format.FlagCompressed
-	} else {
-		stored = data
-	}
-	return w.add(typ, format.Blob{Type: typ, Flags: flags, ID: id, Length: uint32(len(stored)), RawLen: uint32(len(data))}, stored)
+	return w.add(b.Type, format.Blob{Type: b.Type, Flags: b.Flags, ID: b.ID, Length: uint32(len(stored)), RawLen: b.RawLen}, stored)
 }
 
 // LiveIDs returns ids (objects named nameOf(id) under prefix) without
