@@ -45,6 +45,30 @@ func (r *Repository) ReadIndexObjects(ctx context.Context, ids []format.ID) ([]I
 	return out, nil
 }
 
+// ReadIndexObjectFunc reads and verifies the index object id and calls fn
+// with each pack it lists, decoding one pack at a time (the decoded object
+// is never held whole). A failure to read or verify the object comes
+// before any call; a decoding failure may come after some.
+func (r *Repository) ReadIndexObjectFunc(ctx context.Context, id format.ID, fn func(p format.IndexPack) error) error {
+	name := format.IndexName(id)
+	plain, err := r.readVerified(ctx, name, id)
+	if err != nil {
+		return fmt.Errorf("read index %s: %w", id.Short(), err)
+	}
+	var fnErr error
+	err = format.DecodeIndexFunc(plain, func(p format.IndexPack) error {
+		fnErr = fn(p)
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("read index %s: %w", id.Short(), &IntegrityError{Object: name, Err: err})
+	}
+	return nil
+}
+
 // WriteIndexObject stores a new index object listing packs (through the
 // region set: every region, the write quorum at least) and returns its ID.
 func (r *Repository) WriteIndexObject(ctx context.Context, packs []format.IndexPack) (format.ID, error) {
@@ -53,8 +77,9 @@ func (r *Repository) WriteIndexObject(ctx context.Context, packs []format.IndexP
 
 // copySpan bounds the plaintext range of a pack that CopyBlobs reads at
 // once (a larger pack is read in several ranged reads), which bounds its
-// memory whatever the pack size.
-const copySpan = 4 << 20
+// memory whatever the pack size: the sealed range (whole 64 KiB chunks,
+// one more at each end) then fits the 2 MiB buffers of the read pool.
+const copySpan = 2<<20 - 192<<10
 
 // CopyBlobs copies the given blobs of pack into new packs of this
 // session, even though the index already knows them (the copy is what
@@ -109,8 +134,8 @@ func (r *Repository) LiveIDs(ctx context.Context, prefix string, nameOf func(for
 }
 
 // PutTombstones writes an authenticated tombstone of each object (through
-// the region set: every region, the write quorum at least) and deletes
-// nothing. Prune deletes per region afterwards.
+// the region set: every region, the write quorum at least), several at
+// once, and deletes nothing; it returns when all are written. Prune deletes per region afterwards.
 func (r *Repository) PutTombstones(ctx context.Context, objects []string, reason string) error {
 	if r.cfg.Version < format.TombstoneVersion {
 		return fmt.Errorf("format version %d: %w", r.cfg.Version, ErrNoTombstones)
@@ -119,15 +144,19 @@ func (r *Repository) PutTombstones(ctx context.Context, objects []string, reason
 		if !format.TombstonableObject(obj) {
 			return fmt.Errorf("tombstone %q: not a key, pack, index or snapshot name", obj)
 		}
-		data, err := r.NewTombstone(obj, reason)
-		if err != nil {
-			return fmt.Errorf("tombstone %s: %w", obj, err)
-		}
-		if err := storage.PutBytes(ctx, r.st, format.TombstoneName(obj), data, storage.PutOptions{}); err != nil {
-			return fmt.Errorf("write tombstone of %s: %w", obj, err)
-		}
 	}
-	return nil
+	// Several at once: on local storage each write waits for fsyncs,
+	// which concurrent writes share.
+	return parallel(ctx, max(8, r.concurrency()), len(objects), func(ctx context.Context, i int) error {
+		data, err := r.NewTombstone(objects[i], reason)
+		if err != nil {
+			return fmt.Errorf("tombstone %s: %w", objects[i], err)
+		}
+		if err := storage.PutBytes(ctx, r.st, format.TombstoneName(objects[i]), data, storage.PutOptions{}); err != nil {
+			return fmt.Errorf("write tombstone of %s: %w", objects[i], err)
+		}
+		return nil
+	})
 }
 
 // Evict removes the named objects from the local cache (they were
