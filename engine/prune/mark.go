@@ -190,8 +190,8 @@ func (st *state) supersede(ids []format.ID, objPacks [][]format.ID, where map[fo
 
 // blobsPerIndex bounds the blob entries of one consolidated index object
 // (some 5 MB encoded), which bounds the memory of writing it and of
-// reading it.
-const blobsPerIndex = 100_000
+// reading it. A variable for tests.
+var blobsPerIndex = 100_000
 
 // writeIndex writes the consolidated index objects, streaming: it reads
 // the superseded objects again one at a time and writes an object
