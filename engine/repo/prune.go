@@ -27,24 +27,6 @@ type IndexObject struct {
 	Packs []format.IndexPack
 }
 
-// ReadIndexObjects reads, verifies and decodes the index objects ids. Any
-// failure fails the whole read: prune must see every entry.
-func (r *Repository) ReadIndexObjects(ctx context.Context, ids []format.ID) ([]IndexObject, error) {
-	out := make([]IndexObject, len(ids))
-	err := parallel(ctx, r.concurrency(), len(ids), func(ctx context.Context, i int) error {
-		packs, err := r.ReadIndexObject(ctx, ids[i])
-		if err != nil {
-			return fmt.Errorf("read index %s: %w", ids[i].Short(), err)
-		}
-		out[i] = IndexObject{ID: ids[i], Packs: packs}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // ReadIndexObjectFunc reads and verifies the index object id and calls fn
 // with each pack it lists, decoding one pack at a time (the decoded object
 // is never held whole). A failure to read or verify the object comes
