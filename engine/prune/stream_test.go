@@ -192,3 +192,34 @@ func TestSweepReplacesBadTombstone(t *testing.T) {
 	}
 	f.check("after sweep")
 }
+
+// TestUnreadableTreeAborts: a tree that cannot be read (its pack damaged
+// in every region) fails the mark with ErrMissingBlob, whatever the other
+// walks under way at the same time, and nothing is written.
+func TestUnreadableTreeAborts(t *testing.T) {
+	f := newFixture(t)
+	s1 := f.mustBackupPaths(1, 2)
+	f.mustBackupPaths(3, 4)
+	s3 := f.mustBackup(5)
+	f.forget(s1)
+	r := f.reopen()
+	snap, err := r.LoadSnapshot(context.Background(), s3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, ok := r.Index().Lookup(snap.Tree)
+	if !ok {
+		t.Fatal("test setup: the snapshot's tree is not indexed")
+	}
+	for _, rn := range regionNames {
+		f.faults[rn].Corrupt(fault.Exact(format.PackName(loc.Pack.ID)))
+	}
+	before := f.all()
+	_, err = f.run(f.opts())
+	if !errors.Is(err, ErrMissingBlob) {
+		t.Fatalf("mark with an unreadable tree: %v, want ErrMissingBlob", err)
+	}
+	if !sameObjects(before, f.all()) {
+		t.Fatal("a failed mark changed the repository")
+	}
+}

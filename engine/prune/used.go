@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"lifeboat/engine/format"
 	"lifeboat/engine/repo"
@@ -109,46 +112,79 @@ func (s *prefixSet) has(k uint64) bool {
 	}
 }
 
+// walkWorkers is how many trees a walk loads at once.
+const walkWorkers = 4
+
 // walk calls fn for every tree (tree true) and data blob the trees of
 // snaps reference, each tree once (data blobs as often as trees name
-// them). A snapshot or tree that cannot be read, or a data blob no index
-// names, fails: prune never decides on a partial view.
+// them), one call at a time. Trees load walkWorkers at once (a subtree
+// with no free worker is walked by the goroutine that found it). A
+// snapshot or tree that cannot be read, or a data blob no index names,
+// fails: prune never decides on a partial view.
 func walk(ctx context.Context, r *repo.Repository, snaps []format.ID, fn func(id format.ID, tree bool)) error {
-	seen := map[format.ID]struct{}{}
+	var (
+		mu   sync.Mutex // guards seen and the calls of fn
+		seen = map[format.ID]struct{}{}
+	)
 	idx := r.Index()
-	for _, sid := range snaps {
-		s, err := r.LoadSnapshot(ctx, sid)
-		if err != nil {
-			return fmt.Errorf("snapshot %s: %w", sid.Short(), err)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(walkWorkers)
+	// visit walks tree tid (of snapshot sid) and its subtrees, unless
+	// another goroutine took it already. A tree is taken before it is
+	// loaded: a failure to load it fails the whole walk.
+	var visit func(sid, tid format.ID) error
+	visit = func(sid, tid format.ID) error {
+		mu.Lock()
+		_, ok := seen[tid]
+		seen[tid] = struct{}{}
+		mu.Unlock()
+		if ok {
+			return nil
 		}
-		stack := []format.ID{s.Tree}
-		for len(stack) > 0 {
-			tid := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if _, ok := seen[tid]; ok {
+		t, err := r.LoadTree(gctx, tid)
+		if err != nil {
+			return fmt.Errorf("snapshot %s: tree %s: %w: %w", sid.Short(), tid.Short(), ErrMissingBlob, err)
+		}
+		for i := range t.Nodes {
+			for _, c := range t.Nodes[i].Content {
+				if !idx.Has(c) {
+					return fmt.Errorf("snapshot %s: data blob %s: %w", sid.Short(), c.Short(), ErrMissingBlob)
+				}
+			}
+		}
+		mu.Lock()
+		fn(tid, true)
+		for i := range t.Nodes {
+			for _, c := range t.Nodes[i].Content {
+				fn(c, false)
+			}
+		}
+		mu.Unlock()
+		for i := range t.Nodes {
+			sub := t.Nodes[i].Subtree
+			if sub == nil {
 				continue
 			}
-			t, err := r.LoadTree(ctx, tid)
-			if err != nil {
-				return fmt.Errorf("snapshot %s: tree %s: %w: %w", sid.Short(), tid.Short(), ErrMissingBlob, err)
-			}
-			seen[tid] = struct{}{}
-			fn(tid, true)
-			for i := range t.Nodes {
-				n := &t.Nodes[i]
-				if n.Subtree != nil {
-					stack = append(stack, *n.Subtree)
-				}
-				for _, c := range n.Content {
-					if !idx.Has(c) {
-						return fmt.Errorf("snapshot %s: data blob %s: %w", sid.Short(), c.Short(), ErrMissingBlob)
-					}
-					fn(c, false)
+			if !g.TryGo(func() error { return visit(sid, *sub) }) {
+				if err := visit(sid, *sub); err != nil {
+					return err
 				}
 			}
 		}
+		return nil
 	}
-	return nil
+	for _, sid := range snaps {
+		s, err := r.LoadSnapshot(gctx, sid)
+		if err != nil {
+			// A failed walk cancels gctx: its error is the one to report.
+			if werr := g.Wait(); werr != nil {
+				return werr
+			}
+			return fmt.Errorf("snapshot %s: %w", sid.Short(), err)
+		}
+		g.Go(func() error { return visit(sid, s.Tree) })
+	}
+	return g.Wait()
 }
 
 // usedBlobs walks the trees of snaps (see walk) and returns every blob

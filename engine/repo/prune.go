@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"lifeboat/engine/format"
 	"lifeboat/storage"
 )
@@ -129,7 +131,7 @@ func (r *Repository) PutTombstones(ctx context.Context, objects []string, reason
 	}
 	// Several at once: on local storage each write waits for fsyncs,
 	// which concurrent writes share.
-	return parallel(ctx, max(8, r.concurrency()), len(objects), func(ctx context.Context, i int) error {
+	return eachLimit(ctx, max(8, r.concurrency()), len(objects), func(ctx context.Context, i int) error {
 		data, err := r.NewTombstone(objects[i], reason)
 		if err != nil {
 			return fmt.Errorf("tombstone %s: %w", objects[i], err)
@@ -270,4 +272,16 @@ func (r *Repository) OutstandingCondemned(ctx context.Context) (map[format.ID]bo
 		delete(out, id)
 	}
 	return out, nil
+}
+
+// eachLimit runs fn(i) for i in [0,n), at most workers at once, and
+// returns the first error; the first error cancels the context the others
+// get.
+func eachLimit(ctx context.Context, workers, n int, fn func(ctx context.Context, i int) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i := 0; i < n; i++ {
+		g.Go(func() error { return fn(gctx, i) })
+	}
+	return g.Wait()
 }

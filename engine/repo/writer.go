@@ -376,7 +376,7 @@ func (r *Repository) consolidate(ctx context.Context, adopted []adoptedPack, wri
 	// Removing the per-pack index objects is housekeeping: a failure
 	// (a region down) leaves harmless duplicates for a later run. Several
 	// at once: each local deletion waits for an fsync.
-	_ = parallel(ctx, r.concurrency(), len(fragments), func(ctx context.Context, i int) error {
+	_ = eachLimit(ctx, r.concurrency(), len(fragments), func(ctx context.Context, i int) error {
 		id := fragments[i]
 		_ = r.st.Delete(ctx, format.IndexName(id))
 		r.idx.mu.Lock()
