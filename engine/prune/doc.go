@@ -24,7 +24,7 @@
 // Mark:
 //   - live snapshots are the union over regions minus those an
 //     authenticated tombstone buries (a snapshot only a lagging region
-//     holds counts); every tree is walked; a tree that cannot be read, or
+//     holds counts); every tree is walked (four loaded at once); a tree that cannot be read, or
 //     a data blob no index names, aborts (restic "blobs seem to be
 //     missing");
 //   - packs are classified on the union of all index objects read, every
