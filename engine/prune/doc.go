@@ -24,9 +24,9 @@
 // Mark:
 //   - live snapshots are the union over regions minus those an
 //     authenticated tombstone buries (a snapshot only a lagging region
-//     holds counts); every tree is walked (four loaded at once); a tree that cannot be read, or
-//     a data blob no index names, aborts (restic "blobs seem to be
-//     missing");
+//     holds counts); every tree is walked (two loaded at once); a tree
+//     that cannot be read, or a data blob no index names, aborts (restic
+//     "blobs seem to be missing");
 //   - packs are classified on the union of all index objects read, every
 //     (blob, offset) entry of a pack once, so a blob stored twice in a pack
 //     is two used entries (rustic #392); a pack holding any used blob is

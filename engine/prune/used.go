@@ -113,7 +113,7 @@ func (s *prefixSet) has(k uint64) bool {
 }
 
 // walkWorkers is how many trees a walk loads at once.
-const walkWorkers = 4
+const walkWorkers = 2
 
 // walk calls fn for every tree (tree true) and data blob the trees of
 // snaps reference, each tree once (data blobs as often as trees name
