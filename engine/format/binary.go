@@ -238,7 +238,7 @@ func EncodeIndex(packs []IndexPack) []byte {
 
 // DecodeIndex decodes an index object's plaintext.
 func DecodeIndex(data []byte) ([]IndexPack, error) {
-	var packs []IndexPack
+	packs := []IndexPack{}
 	if err := DecodeIndexFunc(data, func(p IndexPack) error {
 		packs = append(packs, p)
 		return nil
