@@ -238,15 +238,30 @@ func EncodeIndex(packs []IndexPack) []byte {
 
 // DecodeIndex decodes an index object's plaintext.
 func DecodeIndex(data []byte) ([]IndexPack, error) {
+	packs := []IndexPack{}
+	if err := DecodeIndexFunc(data, func(p IndexPack) error {
+		packs = append(packs, p)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return packs, nil
+}
+
+// DecodeIndexFunc decodes an index object's plaintext pack by pack, calling
+// fn with each (its Blobs are its own), so that a caller keeping only
+// counts never holds the whole decoded object. A malformed object fails
+// when the decoder reaches the damage: fn may have seen the packs before
+// it. An error from fn stops the decoding and is returned.
+func DecodeIndexFunc(data []byte, fn func(p IndexPack) error) error {
 	if len(data) > MaxIndexSize {
-		return nil, formatErr("index", "%d bytes", len(data))
+		return formatErr("index", "%d bytes", len(data))
 	}
 	if len(data) < len(indexMagic) || string(data[:len(indexMagic)]) != indexMagic {
-		return nil, formatErr("index", "bad magic")
+		return formatErr("index", "bad magic")
 	}
 	d := &decoder{what: "index", b: data[len(indexMagic):]}
 	count := d.uvarint(uint64(len(d.b) / 34))
-	packs := make([]IndexPack, 0, count)
 	for i := uint64(0); i < count && d.err == nil; i++ {
 		var p IndexPack
 		p.ID = d.id()
@@ -260,13 +275,18 @@ func DecodeIndex(data []byte) ([]IndexPack, error) {
 			}
 			p.Blobs = append(p.Blobs, b)
 		}
-		packs = append(packs, p)
+		if d.err != nil {
+			break
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
 	}
 	if d.err != nil {
-		return nil, d.err
+		return d.err
 	}
 	if len(d.b) != 0 {
-		return nil, formatErr("index", "%d trailing bytes", len(d.b))
+		return formatErr("index", "%d trailing bytes", len(d.b))
 	}
-	return packs, nil
+	return nil
 }

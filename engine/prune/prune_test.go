@@ -43,17 +43,19 @@ func packsOf(t *testing.T, f *fixture, sid format.ID) map[format.ID]bool {
 	t.Helper()
 	ctx := context.Background()
 	r := f.reopen()
-	used, err := usedBlobs(ctx, r, []format.ID{sid})
-	if err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	out := map[format.ID]bool{}
-	for id := range used {
+	err := walk(ctx, r, []format.ID{sid}, func(id format.ID, _ bool) {
 		loc, ok := r.Index().Lookup(id)
 		if !ok {
 			t.Fatalf("blob %s not indexed", id.Short())
 		}
 		out[loc.Pack.ID] = true
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -186,31 +188,72 @@ func TestRepackPartlyUsedPack(t *testing.T) {
 	}
 }
 
+// memObjects serves index objects from memory, as tally reads them.
+func memObjects(objs []repo.IndexObject) *indexObjects {
+	ids := make([]format.ID, len(objs))
+	for i, o := range objs {
+		ids[i] = o.ID
+	}
+	return &indexObjects{ids: ids, each: func(_ context.Context, i int, fn func(p format.IndexPack) error) error {
+		for _, p := range objs[i].Packs {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}
+
+// usedOf is a usedSet of data blobs.
+func usedOf(ids ...format.ID) *usedSet {
+	u := newUsedSet()
+	for _, id := range ids {
+		u.data.add(prefixOf(id))
+	}
+	return u
+}
+
 // TestDuplicateBlobInOnePack is rustic #392: a pack holding a needed blob
-// twice must count as used, not be condemned.
+// twice must count as used, not be condemned; the tally counts the union
+// of the entries of a pack that several index objects list, each entry
+// once.
 func TestDuplicateBlobInOnePack(t *testing.T) {
 	var blob, other format.ID
 	blob[0], other[0] = 1, 2
-	pack := format.ID{9}
+	pack, single := format.ID{9}, format.ID{10}
 	objs := []repo.IndexObject{
 		{ID: format.ID{7}, Packs: []format.IndexPack{{ID: pack, Size: 300, Blobs: []format.Blob{
 			{ID: blob, Offset: 0, Length: 100}, {ID: blob, Offset: 100, Length: 100}, {ID: other, Offset: 200, Length: 100}}}}},
-		// The same pack listed again by a second index object.
+		// The same pack listed again by a second index object, and a
+		// pack listing the same entry twice.
 		{ID: format.ID{8}, Packs: []format.IndexPack{{ID: pack, Size: 300, Blobs: []format.Blob{
-			{ID: blob, Offset: 100, Length: 100}}}}},
+			{ID: blob, Offset: 100, Length: 100}}},
+			{ID: single, Size: 200, Blobs: []format.Blob{
+				{ID: blob, Offset: 0, Length: 100}, {ID: other, Offset: 100, Length: 100}, {ID: other, Offset: 100, Length: 100}}}}},
 	}
-	packs := indexUnion(objs)
-	p := packs[pack]
-	if p == nil || len(p.ip.Blobs) != 3 {
-		t.Fatalf("union: %+v", p)
-	}
-	p.count(map[format.ID]struct{}{blob: {}})
-	if p.used != 200 || p.total != 300 {
-		t.Fatalf("used %d of %d, want 200 of 300", p.used, p.total)
-	}
-	p.count(map[format.ID]struct{}{other: {}})
-	if p.used != 100 {
-		t.Fatalf("used %d, want 100", p.used)
+	for _, c := range []struct {
+		used                       *usedSet
+		packUsed, singleUsed, live int64
+	}{
+		{usedOf(blob), 200, 100, 1},
+		{usedOf(other), 100, 100, 1},
+		{usedOf(blob, other), 300, 200, 0},
+	} {
+		tl := &tally{used: c.used, maxUnused: 0.05}
+		if err := tl.build(context.Background(), memObjects(objs)); err != nil {
+			t.Fatal(err)
+		}
+		p, s := tl.packs[pack], tl.packs[single]
+		if p == nil || s == nil || len(p.union) != 3 || len(s.union) != 2 {
+			t.Fatalf("union: %+v %+v", p, s)
+		}
+		if p.used != c.packUsed || p.total != 300 || s.used != c.singleUsed || s.total != 200 {
+			t.Fatalf("used %d of %d and %d of %d, want %d of 300 and %d of 200", p.used, p.total, s.used, s.total, c.packUsed, c.singleUsed)
+		}
+		// One copy of each needed blob when the pack is repacked.
+		if int64(len(p.live)) != c.live {
+			t.Fatalf("live entries %v, want %d", p.live, c.live)
+		}
 	}
 }
 

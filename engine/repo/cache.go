@@ -137,6 +137,23 @@ func (r *Repository) loadTreeBlob(ctx context.Context, loc Location) ([]byte, er
 	return plain, nil
 }
 
+// DropTreeCache empties the in-memory cache of decrypted tree packs (up
+// to 48 MiB), for a caller done walking trees (prune, between its walk and
+// its repack). Later tree reads fill it again.
+func (r *Repository) DropTreeCache() {
+	tc := r.trees
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for id, tp := range tc.packs {
+		select {
+		case <-tp.ready:
+			tc.size -= len(tp.plain)
+			delete(tc.packs, id)
+		default: // still loading: its loader accounts for it
+		}
+	}
+}
+
 // evict drops least recently used packs (other than keep) over the limit.
 func (tc *treePacks) evict(keep format.ID) {
 	for tc.size > tc.limit && len(tc.packs) > 1 {

@@ -42,8 +42,10 @@
 //     LoadIndex never loads a buried index object (prune swept it where a
 //     region still holds it), and FindOrphans never adopts a buried pack
 //     or one the newest, unfinished GC record condemns;
-//   - for prune (engine/prune) it reads index objects one by one
-//     (ReadIndexObjects), copies live blobs into new packs (CopyBlobs),
+//   - for prune (engine/prune) it reads index objects pack by pack
+//     (ReadIndexObjectFunc), copies live blobs' stored bytes, verified,
+//     into new packs (CopyBlobs), drops the tree-pack cache after a walk
+//     (DropTreeCache),
 //     writes consolidated index objects, GC records (conditional create of
 //     gc/<generation>) and tombstones without deleting (PutTombstones),
 //     tells the storage's time by a probe write (StorageTime) and evicts

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"lifeboat/engine/compress"
+	"golang.org/x/sync/errgroup"
+
 	"lifeboat/engine/format"
 	"lifeboat/storage"
 )
@@ -27,22 +29,28 @@ type IndexObject struct {
 	Packs []format.IndexPack
 }
 
-// ReadIndexObjects reads, verifies and decodes the index objects ids. Any
-// failure fails the whole read: prune must see every entry.
-func (r *Repository) ReadIndexObjects(ctx context.Context, ids []format.ID) ([]IndexObject, error) {
-	out := make([]IndexObject, len(ids))
-	err := parallel(ctx, r.concurrency(), len(ids), func(ctx context.Context, i int) error {
-		packs, err := r.ReadIndexObject(ctx, ids[i])
-		if err != nil {
-			return fmt.Errorf("read index %s: %w", ids[i].Short(), err)
-		}
-		out[i] = IndexObject{ID: ids[i], Packs: packs}
-		return nil
-	})
+// ReadIndexObjectFunc reads and verifies the index object id and calls fn
+// with each pack it lists, decoding one pack at a time (the decoded object
+// is never held whole). A failure to read or verify the object comes
+// before any call; a decoding failure may come after some.
+func (r *Repository) ReadIndexObjectFunc(ctx context.Context, id format.ID, fn func(p format.IndexPack) error) error {
+	name := format.IndexName(id)
+	plain, err := r.readVerified(ctx, name, id)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("read index %s: %w", id.Short(), err)
 	}
-	return out, nil
+	var fnErr error
+	err = format.DecodeIndexFunc(plain, func(p format.IndexPack) error {
+		fnErr = fn(p)
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("read index %s: %w", id.Short(), &IntegrityError{Object: name, Err: err})
+	}
+	return nil
 }
 
 // WriteIndexObject stores a new index object listing packs (through the
@@ -59,40 +67,56 @@ func (r *Repository) WriteIndexObject(ctx context.Context, packs []format.IndexP
 	return id, nil
 }
 
+// copySpan bounds the plaintext range of a pack that CopyBlobs reads at
+// once (a larger pack is read in several ranged reads), which bounds its
+// memory whatever the pack size: the sealed range (whole 64 KiB chunks,
+// one more at each end) then fits the 2 MiB buffers of the read pool.
+const copySpan = 2<<20 - 192<<10
+
 // CopyBlobs copies the given blobs of pack into new packs of this
 // session, even though the index already knows them (the copy is what
-// lets prune delete the old pack). A blob that cannot be read fails the
-// copy. The copies are durable and indexed after Flush.
+// lets prune delete the old pack). Each blob is read and verified (its
+// plaintext against its keyed ID), then its stored bytes are copied as
+// they are, compressed or not: no recompression. A blob that cannot be
+// read fails the copy. The copies are durable and indexed after Flush.
+// It is safe to call concurrently (for different packs).
 func (r *Repository) CopyBlobs(ctx context.Context, pack PackInfo, blobs []format.Blob) error {
-	return r.ReadPackBlobs(ctx, pack, blobs, func(b *format.Blob, data []byte, err error) error {
-		if err != nil {
-			return fmt.Errorf("copy blob %s of pack %s: %w", b.ID.Short(), pack.ID.Short(), err)
+	sorted := slices.Clone(blobs)
+	slices.SortFunc(sorted, func(a, b format.Blob) int { return cmp.Compare(a.Offset, b.Offset) })
+	for len(sorted) > 0 {
+		n := 1
+		for n < len(sorted) && int64(sorted[n].Offset)+int64(sorted[n].Length)-int64(sorted[0].Offset) <= copySpan {
+			n++
 		}
-		return r.saveCopy(ctx, b.Type, b.ID, data)
-	})
+		err := r.readPackBlobs(ctx, pack, sorted[:n], func(b *format.Blob, stored, _ []byte, err error) error {
+			if err != nil {
+				return fmt.Errorf("copy blob %s of pack %s: %w", b.ID.Short(), pack.ID.Short(), err)
+			}
+			return r.saveCopy(ctx, b, stored)
+		})
+		if err != nil {
+			return err
+		}
+		sorted = sorted[n:]
+	}
+	return nil
 }
 
-// saveCopy is SaveBlob without the check that the index has the blob.
-func (r *Repository) saveCopy(ctx context.Context, typ format.BlobType, id format.ID, data []byte) error {
+// saveCopy is SaveBlob without the check that the index has the blob, and
+// with the blob's stored bytes (b says whether they are compressed).
+func (r *Repository) saveCopy(ctx context.Context, b *format.Blob, stored []byte) error {
 	w := r.getWriter(ctx)
 	if err := w.failed(); err != nil {
 		return err
 	}
 	w.mu.Lock()
-	if _, ok := w.pending[id]; ok {
+	if _, ok := w.pending[b.ID]; ok {
 		w.mu.Unlock()
 		return nil
 	}
-	w.pending[id] = struct{}{}
+	w.pending[b.ID] = struct{}{}
 	w.mu.Unlock()
-	stored, compressed := compress.Compress(nil, data, r.level)
-	flags := uint8(0)
-	if compressed {
-		flags = format.FlagCompressed
-	} else {
-		stored = data
-	}
-	return w.add(typ, format.Blob{Type: typ, Flags: flags, ID: id, Length: uint32(len(stored)), RawLen: uint32(len(data))}, stored)
+	return w.add(b.Type, format.Blob{Type: b.Type, Flags: b.Flags, ID: b.ID, Length: uint32(len(stored)), RawLen: b.RawLen}, stored)
 }
 
 // LiveIDs returns ids (objects named nameOf(id) under prefix) without
@@ -102,8 +126,8 @@ func (r *Repository) LiveIDs(ctx context.Context, prefix string, nameOf func(for
 }
 
 // PutTombstones writes an authenticated tombstone of each object (through
-// the region set: every region, the write quorum at least) and deletes
-// nothing. Prune deletes per region afterwards.
+// the region set: every region, the write quorum at least), several at
+// once, and deletes nothing; it returns when all are written. Prune deletes per region afterwards.
 func (r *Repository) PutTombstones(ctx context.Context, objects []string, reason string) error {
 	if r.cfg.Version < format.TombstoneVersion {
 		return fmt.Errorf("format version %d: %w", r.cfg.Version, ErrNoTombstones)
@@ -112,15 +136,19 @@ func (r *Repository) PutTombstones(ctx context.Context, objects []string, reason
 		if !format.TombstonableObject(obj) {
 			return fmt.Errorf("tombstone %q: not a key, pack, index or snapshot name", obj)
 		}
-		data, err := r.NewTombstone(obj, reason)
-		if err != nil {
-			return fmt.Errorf("tombstone %s: %w", obj, err)
-		}
-		if err := storage.PutBytes(ctx, r.st, format.TombstoneName(obj), data, storage.PutOptions{}); err != nil {
-			return fmt.Errorf("write tombstone of %s: %w", obj, err)
-		}
 	}
-	return nil
+	// Several at once: on local storage each write waits for fsyncs,
+	// which concurrent writes share.
+	return eachLimit(ctx, max(8, r.concurrency()), len(objects), func(ctx context.Context, i int) error {
+		data, err := r.NewTombstone(objects[i], reason)
+		if err != nil {
+			return fmt.Errorf("tombstone %s: %w", objects[i], err)
+		}
+		if err := storage.PutBytes(ctx, r.st, format.TombstoneName(objects[i]), data, storage.PutOptions{}); err != nil {
+			return fmt.Errorf("write tombstone of %s: %w", objects[i], err)
+		}
+		return nil
+	})
 }
 
 // Evict removes the named objects from the local cache (they were
@@ -252,4 +280,16 @@ func (r *Repository) OutstandingCondemned(ctx context.Context) (map[format.ID]bo
 		delete(out, id)
 	}
 	return out, nil
+}
+
+// eachLimit runs fn(i) for i in [0,n), at most workers at once, and
+// returns the first error; the first error cancels the context the others
+// get.
+func eachLimit(ctx context.Context, workers, n int, fn func(ctx context.Context, i int) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i := 0; i < n; i++ {
+		g.Go(func() error { return fn(gctx, i) })
+	}
+	return g.Wait()
 }

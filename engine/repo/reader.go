@@ -220,6 +220,13 @@ func (r *Repository) LoadBlob(ctx context.Context, id format.ID) ([]byte, error)
 // storage failure, or a failure to authenticate the pack, is returned
 // without calling fn; an error returned by fn stops the read.
 func (r *Repository) ReadPackBlobs(ctx context.Context, pack PackInfo, blobs []format.Blob, fn func(b *format.Blob, data []byte, err error) error) error {
+	return r.readPackBlobs(ctx, pack, blobs, func(b *format.Blob, _, plain []byte, err error) error { return fn(b, plain, err) })
+}
+
+// readPackBlobs is ReadPackBlobs whose fn also gets each blob's stored
+// bytes (as in the pack: compressed or not; valid only during the call)
+// beside its verified plaintext.
+func (r *Repository) readPackBlobs(ctx context.Context, pack PackInfo, blobs []format.Blob, fn func(b *format.Blob, stored, plain []byte, err error) error) error {
 	if len(blobs) == 0 {
 		return nil
 	}
@@ -240,13 +247,13 @@ func (r *Repository) ReadPackBlobs(ctx context.Context, pack PackInfo, blobs []f
 		defer release()
 		var failed []format.Blob
 		var firstErr error
-		err = r.readBlobsFrom(ra, plainSize, pack.ID, todo, start, end, func(b *format.Blob, data []byte, err error) error {
+		err = r.readBlobsFrom(ra, plainSize, pack.ID, todo, start, end, func(b *format.Blob, stored, data []byte, err error) error {
 			if err != nil {
 				failed = append(failed, *b)
 				firstErr = cmpErr(firstErr, err)
 				return nil
 			}
-			if err := fn(b, data, nil); err != nil {
+			if err := fn(b, stored, data, nil); err != nil {
 				fnErr = err
 				return err
 			}
@@ -273,7 +280,7 @@ func (r *Repository) ReadPackBlobs(ctx context.Context, pack PackInfo, blobs []f
 	if err != nil && ctx.Err() == nil {
 		// Every region failed for these blobs: report each of them.
 		for i := range todo {
-			if ferr := fn(&todo[i], nil, lastErr); ferr != nil {
+			if ferr := fn(&todo[i], nil, nil, lastErr); ferr != nil {
 				return ferr
 			}
 		}
@@ -300,7 +307,7 @@ func cmpErr(a, b error) error {
 
 // readBlobsFrom reads the sorted blobs, which span [start,end) of the pack
 // plaintext, from ra and hands each to fn.
-func (r *Repository) readBlobsFrom(ra io.ReaderAt, plainSize int64, pack format.ID, sorted []format.Blob, start, end int64, fn func(b *format.Blob, data []byte, err error) error) error {
+func (r *Repository) readBlobsFrom(ra io.ReaderAt, plainSize int64, pack format.ID, sorted []format.Blob, start, end int64, fn func(b *format.Blob, stored, plain []byte, err error) error) error {
 	if end > plainSize {
 		return &IntegrityError{Object: format.PackName(pack), Err: fmt.Errorf("blobs end at %d beyond the pack's %d bytes", end, plainSize)}
 	}
@@ -325,7 +332,7 @@ func (r *Repository) readBlobsFrom(ra io.ReaderAt, plainSize int64, pack format.
 			dst = getBuf(need)
 		}
 		plain, err := r.decodeBlob(pack, b, s, dst)
-		if err := fn(b, plain, err); err != nil {
+		if err := fn(b, s, plain, err); err != nil {
 			return err
 		}
 	}
@@ -333,7 +340,7 @@ func (r *Repository) readBlobsFrom(ra io.ReaderAt, plainSize int64, pack format.
 }
 
 // readBlobsOneByOne reads each blob with its own ReadAt.
-func (r *Repository) readBlobsOneByOne(ra io.ReaderAt, pack format.ID, sorted []format.Blob, fn func(b *format.Blob, data []byte, err error) error) error {
+func (r *Repository) readBlobsOneByOne(ra io.ReaderAt, pack format.ID, sorted []format.Blob, fn func(b *format.Blob, stored, plain []byte, err error) error) error {
 	for i := range sorted {
 		b := &sorted[i]
 		s := make([]byte, b.Length)
@@ -347,7 +354,7 @@ func (r *Repository) readBlobsOneByOne(ra io.ReaderAt, pack format.ID, sorted []
 		default:
 			plain, err = r.decodeBlob(pack, b, s, nil)
 		}
-		if err := fn(b, plain, err); err != nil {
+		if err := fn(b, s, plain, err); err != nil {
 			return err
 		}
 	}

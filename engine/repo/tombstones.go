@@ -202,24 +202,45 @@ func (r *Repository) bury(ctx context.Context, objects []string, reason string) 
 		if !format.TombstonableObject(obj) {
 			return nil, fmt.Errorf("tombstone %q: not a key, pack, index or snapshot name", obj)
 		}
+	}
+	// Several requests at once (each local write or deletion waits for
+	// fsyncs), the deletions only once every tombstone is written.
+	workers := max(8, r.concurrency())
+	err := eachLimit(ctx, workers, len(objects), func(ctx context.Context, i int) error {
+		obj := objects[i]
 		data, err := r.NewTombstone(obj, reason)
 		if err != nil {
-			return nil, fmt.Errorf("tombstone %s: %w", obj, err)
+			return fmt.Errorf("tombstone %s: %w", obj, err)
 		}
 		if err := storage.PutBytes(ctx, r.st, format.TombstoneName(obj), data, storage.PutOptions{}); err != nil {
-			return nil, fmt.Errorf("write tombstone of %s (nothing deleted): %w", obj, err)
+			return fmt.Errorf("write tombstone of %s (nothing deleted): %w", obj, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	d := &Deletion{Objects: objects}
-	for _, obj := range objects {
+	pending := make([]string, len(objects))
+	err = eachLimit(ctx, workers, len(objects), func(ctx context.Context, i int) error {
+		obj := objects[i]
 		err := r.st.Delete(ctx, obj)
 		switch {
 		case err == nil, errors.Is(err, storage.ErrNotExist):
 		case ctx.Err() != nil:
-			return d, fmt.Errorf("delete %s: %w", obj, ctx.Err())
+			return fmt.Errorf("delete %s: %w", obj, ctx.Err())
 		default:
-			d.Pending = append(d.Pending, fmt.Sprintf("%s: %v", obj, err))
+			pending[i] = fmt.Sprintf("%s: %v", obj, err)
 		}
+		return nil
+	})
+	for _, p := range pending {
+		if p != "" {
+			d.Pending = append(d.Pending, p)
+		}
+	}
+	if err != nil {
+		return d, err
 	}
 	return d, nil
 }

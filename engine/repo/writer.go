@@ -379,8 +379,10 @@ func (r *Repository) consolidate(ctx context.Context, adopted []adoptedPack, wri
 	}
 	r.noteIndex(cid)
 	// Removing the per-pack index objects is housekeeping: a failure
-	// (a region down) leaves harmless duplicates for a later run.
-	for _, id := range fragments {
+	// (a region down) leaves harmless duplicates for a later run. Several
+	// at once: each local deletion waits for an fsync.
+	_ = eachLimit(ctx, r.concurrency(), len(fragments), func(ctx context.Context, i int) error {
+		id := fragments[i]
 		_ = r.st.Delete(ctx, format.IndexName(id))
 		r.idx.mu.Lock()
 		delete(r.idx.files, id)
@@ -388,7 +390,8 @@ func (r *Repository) consolidate(ctx context.Context, adopted []adoptedPack, wri
 		if r.cache != nil {
 			r.cache.remove(format.IndexName(id))
 		}
-	}
+		return nil
+	})
 	return nil
 }
 
