@@ -72,12 +72,34 @@ func (o *objectReaderAt) closeBody() {
 	}
 }
 
+// maxSegBytes bounds the fetched segments an objectReaderAt keeps; older
+// ones are dropped beyond it (reads that go back, blob by blob, after
+// damage, would otherwise keep a whole pack).
+const maxSegBytes = 2 * readWindow
+
 // fetch reads [off, off+n) into a new segment (o.mu held).
 func (o *objectReaderAt) fetch(off, n int64) ([]byte, error) {
 	buf := getBuf(int(n))
 	if err := storage.ReadRange(o.ctx, o.st, o.name, off, buf); err != nil {
 		putBuf(buf)
 		return nil, err
+	}
+	kept := int64(0)
+	for _, s := range o.segs {
+		if !s.shared {
+			kept += int64(len(s.data))
+		}
+	}
+	if kept+n > maxSegBytes {
+		segs := o.segs[:0]
+		for _, s := range o.segs {
+			if s.shared {
+				segs = append(segs, s)
+			} else {
+				putBuf(s.data)
+			}
+		}
+		o.segs = segs
 	}
 	o.segs = append(o.segs, segment{off: off, data: buf})
 	return buf, nil
