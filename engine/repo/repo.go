@@ -41,6 +41,7 @@ type Repository struct {
 	tmpDir  string
 
 	reads      readTracker
+	heads      packHeads // header and final chunk of recently read packs
 	repair     bool
 	noFailover bool
 

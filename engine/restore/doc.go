@@ -1,10 +1,12 @@
 // Package restore writes a snapshot back to a directory.
 //
 // The snapshot tree is walked in batches of files. For each batch the blobs
-// are grouped by pack, each pack is read once (one ranged read covering the
-// needed blobs), and every blob is decrypted, decompressed and checked
-// against its keyed ID before it is written, with pwrite, into the temporary
-// file of every file that contains it. A file gets its real name only after
+// are grouped by pack, each pack is read once (streamed: one ranged read per
+// run of needed blobs, through a bounded window, see repo.ReadPackBlobs) by
+// one of a bounded number of workers (more from remote storage, where they
+// also wait for the network), and every blob is decrypted, decompressed and
+// checked against its keyed ID before it is written, with pwrite, into the
+// temporary file of every file that contains it. A file gets its real name only after
 // all of its blobs were written and verified and its whole-file hash
 // matches the snapshot; a file that fails is removed and reported by name,
 // never left under its real name.

@@ -55,13 +55,6 @@ type packJob struct {
 	targets map[format.ID][]target
 }
 
-// maxGap is the largest hole between two needed blobs that is still read
-// through rather than split into two requests; maxJobBytes bounds one read.
-const (
-	maxGap      = 1 << 20
-	maxJobBytes = 2 << 20
-)
-
 // flushBatch restores the planned files.
 func (rs *restorer) flushBatch() error {
 	files := rs.batch
@@ -128,24 +121,15 @@ func (rs *restorer) flushBatch() error {
 				blobs = append(blobs, b)
 			}
 		}
+		if len(blobs) == 0 {
+			continue
+		}
+		// One job per pack: the repository streams it in as few requests
+		// as its gaps allow, through a bounded window.
 		sort.Slice(blobs, func(a, b int) bool { return blobs[a].Offset < blobs[b].Offset })
-		// Split into runs so a partial restore does not read whole packs,
-		// and so no job holds more than maxJobBytes in memory.
-		start := 0
-		for i := 1; i <= len(blobs); i++ {
-			if i == len(blobs) || int64(blobs[i].Offset)-int64(blobs[i-1].Offset+blobs[i-1].Length) > maxGap ||
-				int64(blobs[i].Offset+blobs[i].Length)-int64(blobs[start].Offset) > maxJobBytes {
-				jobs = append(jobs, &packJob{pack: j.pack, blobs: blobs[start:i], targets: j.targets})
-				start = i
-			}
-		}
+		jobs = append(jobs, &packJob{pack: j.pack, blobs: blobs, targets: j.targets})
 	}
-	sort.Slice(jobs, func(a, b int) bool {
-		if jobs[a].pack.ID != jobs[b].pack.ID {
-			return bytes.Compare(jobs[a].pack.ID[:], jobs[b].pack.ID[:]) < 0
-		}
-		return jobs[a].blobs[0].Offset < jobs[b].blobs[0].Offset
-	})
+	sort.Slice(jobs, func(a, b int) bool { return bytes.Compare(jobs[a].pack.ID[:], jobs[b].pack.ID[:]) < 0 })
 	for _, j := range jobs {
 		select {
 		case rs.jobs <- j:

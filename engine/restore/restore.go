@@ -20,6 +20,7 @@ import (
 	"lifeboat/engine/format"
 	"lifeboat/engine/fsmeta"
 	"lifeboat/engine/repo"
+	"lifeboat/storage"
 )
 
 // Overwrite says what to do with files that already exist in the target
@@ -67,7 +68,8 @@ type Options struct {
 	// Exclude leaves matching paths out.
 	Exclude   Selector
 	Overwrite Overwrite
-	// Workers reading packs in parallel (0: GOMAXPROCS+1).
+	// Workers reading packs in parallel (0: GOMAXPROCS+1, more from
+	// remote storage that wants more requests in flight).
 	Workers int
 	// Owner restores uid/gid and the privileged extended attributes
 	// (security.*, trusted.*) (default: only when running as root).
@@ -130,9 +132,7 @@ var ErrVerify = errors.New("verification failed")
 // Run restores the tree of snap into opts.Target.
 func Run(ctx context.Context, r *repo.Repository, snap *format.Snapshot, opts Options) (*Result, error) {
 	if opts.Workers <= 0 {
-		// One more than the cores: workers spend part of their time in
-		// file-creating system calls (more only adds contention).
-		opts.Workers = runtime.GOMAXPROCS(0) + 1
+		opts.Workers = defaultWorkers(runtime.GOMAXPROCS(0), r.Storage().Capabilities())
 	}
 	fdLimit := 1024
 	var lim unix.Rlimit
@@ -183,6 +183,20 @@ func Run(ctx context.Context, r *repo.Repository, snap *format.Snapshot, opts Op
 	rs.finishDirs()
 	rs.finishFlags()
 	return rs.result(), ctx.Err()
+}
+
+// defaultWorkers is how many packs a restore reads at once on procs cores
+// from storage with capabilities caps. One more than the cores: workers
+// spend part of their time in file-creating system calls (more only adds
+// contention). From remote storage, where a worker also waits for the
+// network, as many as the storage wants in flight, up to twice that. Each
+// worker holds one read window and one decompressed blob.
+func defaultWorkers(procs int, caps storage.Capabilities) int {
+	w := procs + 1
+	if !caps.Local && caps.Concurrency > w {
+		w = min(caps.Concurrency, 2*w)
+	}
+	return w
 }
 
 // namedOnly makes every temporary file a named one, as on systems without
