@@ -101,7 +101,7 @@ func TestFixtureRepositoriesRestore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantMagic := map[int]string{1: "{", 2: "LBT2", 3: "LBT3", 4: "LBT3"}[r.FormatVersion()]
+			wantMagic := map[int]string{1: "{", 2: "LBT2", 3: "LBT3", 4: "LBT3", 5: "LBT3"}[r.FormatVersion()]
 			if wantMagic == "" || !strings.HasPrefix(string(raw), wantMagic) {
 				t.Fatalf("version %d repository's root tree starts %.8q", r.FormatVersion(), raw)
 			}
@@ -111,6 +111,7 @@ func TestFixtureRepositoriesRestore(t *testing.T) {
 			if r.FormatVersion() >= 4 {
 				checkFixtureTombstone(t, r, dir)
 			}
+			checkFixtureChains(t, r, dir)
 			target := t.TempDir()
 			res, err := restore.Run(ctx, r, snap.Snapshot, restore.Options{Target: target,
 				OnError: func(p string, err error) { t.Errorf("restore %s: %v", p, err) }})
@@ -218,7 +219,7 @@ func writeFixture(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	r, err := repo.Init(ctx, st, repo.InitOptions{Recipient: rc, Host: "fixture",
+	r, err := repo.Init(ctx, st, repo.InitOptions{Options: repo.Options{Host: "fixture"}, Recipient: rc, Host: "fixture",
 		Chunker: chunker.Params{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10}, PackSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -429,5 +430,32 @@ func checkFixtureTombstone(t *testing.T, r *repo.Repository, dir string) {
 	}
 	if len(snaps) != 2 {
 		t.Fatalf("%d snapshots listed, want 2", len(snaps))
+	}
+}
+
+// checkFixtureChains checks the fixture's commit chains: a repository of
+// version 5 or later holds the records of its commits, which verify
+// (nothing reported); one of an earlier version holds none, and its
+// history verification reports nothing.
+func checkFixtureChains(t *testing.T, r *repo.Repository, dir string) {
+	t.Helper()
+	_, err := os.Stat(filepath.Join(dir, "repo", strings.TrimSuffix(format.ChainPrefix, "/")))
+	if has := err == nil; has != (r.FormatVersion() >= format.ChainVersion) {
+		t.Fatalf("version %d fixture: commit chains stored: %v", r.FormatVersion(), has)
+	}
+	rep, err := r.VerifyHistory(context.Background(), true)
+	if err != nil || len(rep.Findings) != 0 || len(rep.Unverified) != 0 {
+		t.Fatalf("history of the version %d fixture: %+v, %v", r.FormatVersion(), rep, err)
+	}
+	if r.FormatVersion() < format.ChainVersion {
+		if rep.Writers != 0 {
+			t.Fatalf("version %d fixture: %d writers", r.FormatVersion(), rep.Writers)
+		}
+		return
+	}
+	// init, then the commits of the three snapshots (the backup, the one
+	// with extended attributes, the forgotten one).
+	if rep.Writers != 1 || rep.Records < 4 || rep.Committed < 3 {
+		t.Fatalf("version %d fixture's chains: %+v", r.FormatVersion(), rep)
 	}
 }

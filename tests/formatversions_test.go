@@ -22,6 +22,7 @@ import (
 	formatv1 "lifeboat/tests/oldformat/v1"
 	formatv2 "lifeboat/tests/oldformat/v2"
 	formatv3 "lifeboat/tests/oldformat/v3"
+	formatv4 "lifeboat/tests/oldformat/v4"
 )
 
 // oldReader is the decoders of an earlier format version's releases
@@ -33,6 +34,8 @@ type oldReader struct {
 	index    func([]byte) error
 	trailer  func(trailer []byte, size int64) ([]oldBlob, error)
 	tree     func([]byte) (names []string, err error)
+	// tombstone is nil for the versions before tombstones (4).
+	tombstone func(name string, data []byte) error
 }
 
 type oldBlob struct {
@@ -138,6 +141,39 @@ func oldReaderOf(v int) oldReader {
 				return names, nil
 			},
 		}
+	case 4:
+		return oldReader{
+			config: func(b []byte) error { _, err := formatv4.DecodeConfig(b); return err },
+			key:    func(b []byte) error { _, err := formatv4.DecodeKey(b); return err },
+			snapshot: func(b []byte) (int, error) {
+				s, err := formatv4.DecodeSnapshot(b)
+				if err != nil {
+					return 0, err
+				}
+				return s.Version, nil
+			},
+			index: func(b []byte) error { _, err := formatv4.DecodeIndex(b); return err },
+			trailer: func(b []byte, size int64) ([]oldBlob, error) {
+				blobs, err := formatv4.DecodePackTrailer(b, size)
+				var out []oldBlob
+				for _, x := range blobs {
+					out = append(out, oldBlob{x.Type == formatv4.BlobTree, x.Compressed(), int(x.Offset), int(x.Length), int(x.RawLen)})
+				}
+				return out, err
+			},
+			tree: func(b []byte) ([]string, error) {
+				t, err := formatv4.DecodeTree(b)
+				if err != nil {
+					return nil, err
+				}
+				var names []string
+				for _, n := range t.Nodes {
+					names = append(names, n.Name)
+				}
+				return names, nil
+			},
+			tombstone: func(name string, b []byte) error { _, err := formatv4.DecodeTombstone(name, b); return err },
+		}
 	}
 	panic("no old reader")
 }
@@ -215,6 +251,22 @@ func decodeWithOldReader(t *testing.T, dir string, v int) (names map[string]bool
 			if err := rd.key(data); err != nil {
 				t.Errorf("version %d reader: %s: %v", v, rel, err)
 			}
+		case "tombstones":
+			if rd.tombstone == nil {
+				t.Errorf("version %d repository holds %s", v, rel)
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rd.tombstone(rel, data); err != nil {
+				t.Errorf("version %d reader: %s: %v", v, rel, err)
+			}
+		case "chain":
+			// The releases of versions 1 to 4 would commit without
+			// recording: their repositories get no commit records.
+			t.Errorf("version %d repository holds %s", v, rel)
 		case "index":
 			if err := rd.index(open(p)); err != nil {
 				t.Errorf("version %d reader: %s: %v", v, rel, err)
@@ -281,14 +333,14 @@ func copyFixture(t *testing.T, v string) string {
 }
 
 // TestOldReadersReadWhatCurrentWritersStore backs up into copies of the
-// version 1, 2 and 3 fixtures and decodes every object of the result
+// version 1 to 4 fixtures and decodes every object of the result
 // with those versions' own decoders: the releases that wrote a repository
 // keep reading all of it, the new snapshot included. In version 1 (JSON
 // trees), a name or symlink target that is not UTF-8 cannot be stored
 // unchanged: the entry is left out with a warning naming lifeboat migrate
 // (snapshot partial), never stored altered; version 2 stores it exactly.
 func TestOldReadersReadWhatCurrentWritersStore(t *testing.T) {
-	for _, v := range []int{1, 2, 3} {
+	for _, v := range []int{1, 2, 3, 4} {
 		t.Run(fixtureName(v), func(t *testing.T) {
 			ctx := context.Background()
 			dir := copyFixture(t, fixtureName(v))
@@ -318,7 +370,7 @@ func TestOldReadersReadWhatCurrentWritersStore(t *testing.T) {
 			if res.Snapshot.Version != v {
 				t.Fatalf("snapshot version %d in a version %d repository", res.Snapshot.Version, v)
 			}
-			wantWarnings := map[int]int{1: 2, 2: 0, 3: 0}[v]
+			wantWarnings := map[int]int{1: 2, 2: 0, 3: 0, 4: 0}[v]
 			if len(warnings) != wantWarnings || res.Snapshot.Summary.Partial != (wantWarnings > 0) {
 				t.Fatalf("%d warnings (%v), partial %v; want %d", len(warnings), warnings, res.Snapshot.Summary.Partial, wantWarnings)
 			}
@@ -328,7 +380,7 @@ func TestOldReadersReadWhatCurrentWritersStore(t *testing.T) {
 				}
 			}
 			names, versions := decodeWithOldReader(t, dir, v)
-			if want := map[int]int{1: 2, 2: 2, 3: 3}[v]; len(versions) != want {
+			if want := map[int]int{1: 2, 2: 2, 3: 3, 4: 4}[v]; len(versions) != want {
 				t.Fatalf("old reader decoded %d snapshots, want %d", len(versions), want)
 			}
 			for _, sv := range versions {
@@ -380,12 +432,12 @@ func readManifest(t *testing.T, dir string) map[string]manifestEntry {
 	return want
 }
 
-// TestOldReadersRefuseMigratedRepository migrates copies of the version 1,
-// 2 and 3 fixtures to the current version: those versions' decoders then refuse the
+// TestOldReadersRefuseMigratedRepository migrates copies of the version 1
+// to 4 fixtures to the current version: those versions' decoders then refuse the
 // config, saying its version is newer than they understand (not that the
 // data is malformed), while this release still restores every snapshot.
 func TestOldReadersRefuseMigratedRepository(t *testing.T) {
-	for _, v := range []int{1, 2, 3} {
+	for _, v := range []int{1, 2, 3, 4} {
 		t.Run(fixtureName(v), func(t *testing.T) {
 			ctx := context.Background()
 			dir := copyFixture(t, fixtureName(v))

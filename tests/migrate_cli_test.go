@@ -41,34 +41,45 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, code := lifeboatCLI(t, dir, "migrate", "--dry-run")
-	if code != 0 || !strings.Contains(out, "would raise from version 2 to 4") || !strings.Contains(out, "LBT3") {
+	if code != 0 || !strings.Contains(out, "would raise from version 2 to 5") || !strings.Contains(out, "LBT3") {
 		t.Fatalf("migrate --dry-run: exit %d\n%s%s", code, out, errOut)
 	}
 	if after, _ := os.ReadFile(cfgPath); !bytes.Equal(after, before) {
 		t.Fatal("migrate --dry-run changed the config")
 	}
-	for _, args := range [][]string{{"migrate", "--to", "5"}, {"migrate", "--to", "1"}} {
+	for _, args := range [][]string{{"migrate", "--to", "6"}, {"migrate", "--to", "1"}} {
 		if out, errOut, code := lifeboatCLI(t, dir, args...); code != 2 {
 			t.Fatalf("%v: exit %d, want 2\n%s%s", args, code, out, errOut)
 		}
 	}
-	out, errOut, code = lifeboatCLI(t, dir, "migrate", "--json")
-	var res struct {
-		From, To int
-		Regions  []struct{ Action string }
-	}
-	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.From != 2 || res.To != 4 || len(res.Regions) != 1 || res.Regions[0].Action != "raise" {
-		t.Fatalf("migrate --json: exit %d, %v\n%s%s", code, err, out, errOut)
+	// --to 4 stops at version 4 (no commit chains); the default goes on
+	// to 5.
+	for _, step := range []struct {
+		args     []string
+		from, to int
+	}{{[]string{"migrate", "--to", "4", "--json"}, 2, 4}, {[]string{"migrate", "--json"}, 4, 5}} {
+		out, errOut, code = lifeboatCLI(t, dir, step.args...)
+		var res struct {
+			From, To int
+			Regions  []struct{ Action string }
+		}
+		if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.From != step.from || res.To != step.to || len(res.Regions) != 1 || res.Regions[0].Action != "raise" {
+			t.Fatalf("%v: exit %d, %v\n%s%s", step.args, code, err, out, errOut)
+		}
+		_, err := os.Stat(filepath.Join(dir, "repo", "chain"))
+		if has := err == nil; has != (step.to >= 5) {
+			t.Fatalf("after %v: commit chains stored: %v", step.args, has)
+		}
 	}
 	out, errOut, code = lifeboatCLI(t, dir, "migrate")
-	if code != 0 || !strings.Contains(out, "already at version 4") || !strings.Contains(out, "nothing to do") {
+	if code != 0 || !strings.Contains(out, "already at version 5") || !strings.Contains(out, "nothing to do") {
 		t.Fatalf("second migrate: exit %d\n%s%s", code, out, errOut)
 	}
 	if out, errOut, code := lifeboatCLI(t, dir, "snapshots"); code != 0 {
 		t.Fatalf("snapshots after migrate: exit %d\n%s%s", code, out, errOut)
 	}
 
-	// A repository a newer release migrated to version 5: refused with
+	// A repository a newer release migrated to version 6: refused with
 	// its own message and exit code 7, not as damaged data.
 	cfg, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -79,7 +90,7 @@ func TestMigrateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain = bytes.Replace(plain, []byte(`"version":4`), []byte(`"version":5`), 1)
+	plain = bytes.Replace(plain, []byte(`"version":5`), []byte(`"version":6`), 1)
 	sealed, err := dk.Seal(plain)
 	if err != nil {
 		t.Fatal(err)
@@ -89,9 +100,9 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	for _, args := range [][]string{{"snapshots"}, {"migrate"}, {"backup", dir}} {
 		out, errOut, code := lifeboatCLI(t, dir, args...)
-		if code != 7 || !strings.Contains(errOut, "format version 5 is newer than this lifeboat understands") ||
+		if code != 7 || !strings.Contains(errOut, "format version 6 is newer than this lifeboat understands") ||
 			!strings.Contains(errOut, "upgrade lifeboat") || strings.Contains(errOut, "malformed") {
-			t.Fatalf("%v on a version 5 repository: exit %d, want 7\n%s%s", args, code, out, errOut)
+			t.Fatalf("%v on a version 6 repository: exit %d, want 7\n%s%s", args, code, out, errOut)
 		}
 	}
 }

@@ -24,7 +24,9 @@ func (a *app) migrateCommand() *cobra.Command {
 writes) by rewriting its config in every region. From then on, writers store
 what the new version allows (version 3: extended attributes and inode flags,
 names that are not UTF-8; version 4: forget and key remove record each
-deletion with a tombstone first); nothing already stored is rewritten, and every
+deletion with a tombstone first; version 5: every commit is recorded in the
+writer's commit chain, for rollback detection); nothing already stored is
+rewritten, and every
 earlier encoding stays readable. Releases that read only older versions
 refuse the repository afterwards, saying its version is newer.
 

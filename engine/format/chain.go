@@ -18,11 +18,11 @@ import (
 const ChainPrefix = "chain/"
 
 // ChainVersion is the first repository format version whose writers append
-// commit records. Version 4 readers ignore chain/ (an unknown prefix), so
-// the records need no new format version: what a version 4 release writes
-// into the repository is only left unrecorded (less is checked, nothing is
-// misreported).
-const ChainVersion = 4
+// commit records: every writer of a version 5 repository must record its
+// commits, so a release that would commit without recording (version 4)
+// refuses the repository. In a repository of an earlier version nothing
+// appends records and history verification reports nothing.
+const ChainVersion = 5
 
 // ChainRecordVersion is the version of the commit record.
 const ChainRecordVersion = 1

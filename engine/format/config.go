@@ -13,9 +13,10 @@ import (
 // (TreeBinary) instead of JSON; version 3 in binary with extension areas
 // (TreeBinaryExt), which hold extended attributes and inode flags; version
 // 4 records deletions with tombstones (TombstonePrefix) before deleting
-// anything. Nothing else differs. FORMAT.md's "Versions of each object kind" says which
+// anything; version 5 appends a commit record (ChainPrefix) after every
+// commit. Nothing else differs. FORMAT.md's "Versions of each object kind" says which
 // version field governs each object.
-const Version = 4
+const Version = 5
 
 // Algorithm identifiers recorded in the config. They are never reused for a
 // different algorithm.

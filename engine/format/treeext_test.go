@@ -11,13 +11,13 @@ import (
 )
 
 func TestTreeEncodingFor(t *testing.T) {
-	for v, want := range map[int]TreeEncoding{1: TreeJSON, 2: TreeBinary, 3: TreeBinaryExt} {
+	for v, want := range map[int]TreeEncoding{1: TreeJSON, 2: TreeBinary, 3: TreeBinaryExt, 4: TreeBinaryExt, 5: TreeBinaryExt} {
 		if got := TreeEncodingFor(v); got != want {
 			t.Errorf("TreeEncodingFor(%d) = %d, want %d", v, got, want)
 		}
 	}
-	if Version != 4 {
-		t.Fatalf("format version %d, want 4", Version)
+	if Version != 5 {
+		t.Fatalf("format version %d, want 5", Version)
 	}
 }
 
@@ -208,7 +208,7 @@ func TestNewerVersionsAreNotMalformed(t *testing.T) {
 	if !errors.Is(err, ErrNewerVersion) || errors.Is(err, ErrFormat) || !errors.As(err, &ve) || ve.Version != Version+1 {
 		t.Fatalf("config of version %d: %v", Version+1, err)
 	}
-	if msg := err.Error(); !strings.Contains(msg, "format version 5 is newer") || !strings.Contains(msg, "upgrade lifeboat") {
+	if msg := err.Error(); !strings.Contains(msg, "format version 6 is newer") || !strings.Contains(msg, "upgrade lifeboat") {
 		t.Fatalf("message %q", msg)
 	}
 	snap, _ := EncodeSnapshot(&Snapshot{Version: Version + 1, Host: "h", Paths: []string{"/x"}, Tree: testID(1)})

@@ -2,7 +2,8 @@
 // migrate`): it rewrites the config object, in every region, with the new
 // version, after which writers store what that version allows (format
 // version 3: binary trees with extension areas, holding extended attributes
-// and inode flags). It rewrites nothing else: readers read every earlier
+// and inode flags; version 4: tombstones before deletions; version 5: a
+// commit record in the writer's chain after every commit). It rewrites nothing else: readers read every earlier
 // encoding, so old trees and snapshots stay as they are. Releases that read
 // only older versions refuse the repository afterwards, naming the version.
 //

@@ -90,6 +90,9 @@ func Changes(from, to int) []string {
 	if from < 4 && to >= 4 {
 		out = append(out, "version 4: forget and key remove record each deletion with a tombstone in every region first, so a region that was down cannot bring a forgotten snapshot or a removed key back")
 	}
+	if from < 5 && to >= 5 {
+		out = append(out, "version 5: every commit (a snapshot, a key, prune's index objects, a config) is recorded in the writer's commit chain (chain/), so that history verification reports objects that vanish without a deletion record and regions or chains rolled back; objects stored before the migrate are checked only as far as the records name them")
+	}
 	if from < to {
 		out = append(out, fmt.Sprintf("snapshots are written with version %d; releases that read only format version %d or lower refuse the repository", to, to-1))
 	}

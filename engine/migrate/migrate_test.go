@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"lifeboat/crypto"
@@ -75,7 +77,7 @@ func treeMagic(t *testing.T, r *repo.Repository) string {
 }
 
 func TestMigrate(t *testing.T) {
-	for _, from := range []int{1, 2, 3} {
+	for _, from := range []int{1, 2, 3, 4} {
 		t.Run(fmt.Sprintf("v%d", from), func(t *testing.T) {
 			ctx := context.Background()
 			set, faults, id := twoRegions(t, from)
@@ -221,5 +223,152 @@ func TestMigrateRecordsTheConfig(t *testing.T) {
 	}
 	if len(rep.Findings) != 1 || rep.Findings[0].Region != "b" || !errors.Is(rep.Findings[0], repo.ErrConfigReplaced) {
 		t.Fatalf("findings %v, want region b's config replaced", rep.Findings)
+	}
+}
+
+// chainNames lists the commit records stored in st.
+func chainNames(t *testing.T, st storage.Storage) []string {
+	t.Helper()
+	var out []string
+	if err := st.List(context.Background(), format.ChainPrefix, func(fi storage.Info) error {
+		out = append(out, fi.Name)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// commitSnapshot stores a tree (and so a pack and an index object) and
+// commits a snapshot of it.
+func commitSnapshot(t *testing.T, r *repo.Repository, host string) format.ID {
+	t.Helper()
+	ctx := context.Background()
+	tree, err := r.SaveTree(ctx, &format.Tree{Nodes: []format.Node{{Name: host, Type: format.TypeFIFO}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := r.CommitSnapshot(ctx, &format.Snapshot{Version: r.FormatVersion(), Host: host, Paths: []string{"/x"}, Tree: tree})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// deleteEverywhere removes name from every region by hand (no tombstone).
+func deleteEverywhere(t *testing.T, faults []*fault.Storage, name string) {
+	t.Helper()
+	for _, f := range faults {
+		if err := f.Delete(context.Background(), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestVersion5RecordsCommits: writers of a version 4 repository (made by
+// init or by migrate --to 4) append no commit records and history
+// verification reports nothing, even for an object removed by hand; after
+// a migrate to version 5 every commit is recorded, and what was recorded
+// since (the snapshots the writer's start record found, the commits
+// after) is verified, while what vanished before, or was never named by a
+// record (an index object written at version 4), is not reported.
+func TestVersion5RecordsCommits(t *testing.T) {
+	ctx := context.Background()
+	for _, made := range []string{"init", "migrate"} {
+		t.Run(made, func(t *testing.T) {
+			var set *regions.Set
+			var faults []*fault.Storage
+			var id *crypto.Identity
+			if made == "init" {
+				set, faults, id = twoRegions(t, 4)
+			} else {
+				set, faults, id = twoRegions(t, 3)
+				res, err := migrate.Run(ctx, enginetest.Reopen(t, set, id), migrate.Options{To: 4})
+				if err != nil || res.To != 4 {
+					t.Fatalf("migrate --to 4: %+v, %v", res, err)
+				}
+				for _, c := range res.Changes {
+					if strings.HasPrefix(c, "version 5") {
+						t.Fatalf("migrate --to 4 announces %q", c)
+					}
+				}
+			}
+			r := enginetest.Reopen(t, set, id)
+			if v := r.FormatVersion(); v != 4 {
+				t.Fatalf("repository opens as version %d, want 4", v)
+			}
+			gone := commitSnapshot(t, r, "gone-before")
+			commitSnapshot(t, r, "kept")
+			later := commitSnapshot(t, r, "removed-after")
+			var oldIndex []string
+			if err := faults[0].List(ctx, format.IndexPrefix, func(fi storage.Info) error {
+				oldIndex = append(oldIndex, fi.Name)
+				return nil
+			}); err != nil || len(oldIndex) == 0 {
+				t.Fatalf("index objects %v, %v", oldIndex, err)
+			}
+			for i, f := range faults {
+				if names := chainNames(t, f); len(names) != 0 {
+					t.Fatalf("a version 4 repository got commit records in region %d: %v", i, names)
+				}
+			}
+			deleteEverywhere(t, faults, format.SnapshotName(gone))
+			if rep, err := r.VerifyHistory(ctx, true); err != nil || len(rep.Findings) != 0 || rep.Writers != 0 {
+				t.Fatalf("history of a version 4 repository: %+v, %v", rep, err)
+			}
+
+			res, err := migrate.Run(ctx, r, migrate.Options{})
+			if err != nil || res.From != 4 || res.To != 5 {
+				t.Fatalf("migrate: %+v, %v", res, err)
+			}
+			if !slices.ContainsFunc(res.Changes, func(c string) bool { return strings.HasPrefix(c, "version 5") }) {
+				t.Fatalf("migrate 4 -> 5 changes %q", res.Changes)
+			}
+			r = enginetest.Reopen(t, set, id)
+			if v := r.FormatVersion(); v != 5 {
+				t.Fatalf("migrated repository opens as version %d", v)
+			}
+			for i, f := range faults {
+				if names := chainNames(t, f); len(names) != 2 {
+					t.Fatalf("region %d after migrate: commit records %v, want a start and a config record", i, names)
+				}
+			}
+			after := commitSnapshot(t, r, "after")
+			if names := chainNames(t, faults[0]); len(names) != 3 {
+				t.Fatalf("after a backup: commit records %v, want 3", names)
+			}
+			if rep, err := r.VerifyHistory(ctx, true); err != nil || len(rep.Findings) != 0 {
+				t.Fatalf("history right after migrate: %+v, %v", rep, err)
+			}
+			// Never named by a record: not reported.
+			for _, n := range oldIndex {
+				deleteEverywhere(t, faults, n)
+			}
+			if rep, err := r.VerifyHistory(ctx, true); err != nil || len(rep.Findings) != 0 {
+				t.Fatalf("history after removing version 4 index objects: %+v, %v", rep, err)
+			}
+			// Named by the start record (found at migrate) and by the
+			// backup after: reported.
+			deleteEverywhere(t, faults, format.SnapshotName(later))
+			deleteEverywhere(t, faults, format.SnapshotName(after))
+			rep, err := r.VerifyHistory(ctx, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var vanished []string
+			for _, f := range rep.Findings {
+				if !errors.Is(f.Err, repo.ErrVanished) {
+					t.Errorf("unexpected finding %v", f)
+				}
+				vanished = append(vanished, f.Object)
+			}
+			want := []string{format.SnapshotName(later), format.SnapshotName(after)}
+			if len(vanished) != 2 || !slices.Contains(vanished, want[0]) || !slices.Contains(vanished, want[1]) {
+				t.Fatalf("vanished %v, want %v", vanished, want)
+			}
+		})
 	}
 }

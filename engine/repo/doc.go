@@ -50,7 +50,7 @@
 //     gc/<generation>) and tombstones without deleting (PutTombstones),
 //     tells the storage's time by a probe write (StorageTime) and evicts
 //     deleted objects from the local cache (Evict).
-//   - in a repository of format version 4 or later every commit (a
+//   - in a repository of format version 5 or later every commit (a
 //     snapshot, a key, a config before migrate replaces it, prune's index
 //     objects) is recorded after it is durable in the writer's commit chain
 //     (chain.go: chain/<writer>/<seq>, conditional create, HMAC keyed by the

@@ -70,7 +70,7 @@ func TestOpenRefusesNewerConfig(t *testing.T) {
 	if !errors.Is(err, format.ErrNewerVersion) || errors.Is(err, format.ErrFormat) || errors.As(err, &ie) {
 		t.Fatalf("Open = %v, want ErrNewerVersion and no integrity error", err)
 	}
-	if msg := err.Error(); !strings.Contains(msg, "format version 5 is newer than this lifeboat understands") || !strings.Contains(msg, "upgrade lifeboat") {
+	if msg := err.Error(); !strings.Contains(msg, "format version 6 is newer than this lifeboat understands") || !strings.Contains(msg, "upgrade lifeboat") {
 		t.Fatalf("message %q", msg)
 	}
 }
@@ -133,7 +133,7 @@ func TestWritersKeepToTheRepositoryVersion(t *testing.T) {
 func TestLoadSnapshotOfNewerVersion(t *testing.T) {
 	ctx := context.Background()
 	r, _ := initVersion(t, mem.New(), 0)
-	plain := []byte(`{"version":5,"time":"2026-01-01T00:00:00Z","host":"h","paths":["/x"],"tree":"` + strings.Repeat("01", 32) + `"}`)
+	plain := []byte(`{"version":6,"time":"2026-01-01T00:00:00Z","host":"h","paths":["/x"],"tree":"` + strings.Repeat("01", 32) + `"}`)
 	sid, err := r.writeSealed(ctx, format.SnapshotName, plain, storage.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
