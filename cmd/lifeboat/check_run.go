@@ -94,8 +94,13 @@ func repairAdvice(res *check.Result, other int) []string {
 	for _, obj := range res.NoGoodCopy {
 		out = append(out, fmt.Sprintf("no region read holds a good copy of %s (lifeboat sync --bad %s repairs it only from another region)", obj, obj))
 	}
-	if other > 0 && len(fixable) <= maxBadNames {
+	if other-int(res.HistoryNoRegion) > 0 && len(fixable) <= maxBadNames {
 		out = append(out, "to hash every copy in every region and replace the bad ones, run: lifeboat sync --verify")
+	}
+	if res.History > 0 {
+		out = append(out, "the repository's history went back (objects gone without a deletion record, or a chain, region or config rolled back): "+
+			"if another region still holds them, lifeboat sync copies them back; on versioned buckets, lifeboat regions recover REGION --as-of TIME restores a region "+
+			"(README: Ransomware and hostile hosts); if the removal was deliberate, lifeboat history accept")
 	}
 	for _, region := range slices.Sorted(maps.Keys(res.Unreadable)) {
 		out = append(out, fmt.Sprintf("region %s did not answer for %d pack copies, which are not verified: check them when it answers (lifeboat check --read-data --region %s)",

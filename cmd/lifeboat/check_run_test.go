@@ -132,6 +132,8 @@ func TestRepairAdvice(t *testing.T) {
 		{"lost", check.Result{BadCopies: map[string][]string{lost: {"a", "b"}}, NoGoodCopy: []string{lost}}, 0, []string{"no region read holds a good copy of " + lost}},
 		{"structural", check.Result{}, 2, []string{"lifeboat sync --verify"}},
 		{"unreadable", check.Result{Unreadable: map[string]int64{"c": 3}}, 0, []string{"region c did not answer for 3 pack copies"}},
+		{"history", check.Result{History: 1, HistoryNoRegion: 1}, 1, []string{"lifeboat history accept"}},
+		{"history and structural", check.Result{History: 1, HistoryNoRegion: 1}, 2, []string{"lifeboat sync --verify", "regions recover REGION --as-of"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := repairAdvice(&tc.res, tc.other)

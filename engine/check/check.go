@@ -124,6 +124,11 @@ type Result struct {
 	// Tombstoned counts the copies of deleted (tombstoned) objects that
 	// regions still hold (warnings: a keyed sync deletes them).
 	Tombstoned int64
+	// History counts the problems the commit chains found (objects gone
+	// without a deletion record, chains, regions or configs gone back);
+	// HistoryNoRegion those of them that name no region. They are in
+	// Problems too.
+	History, HistoryNoRegion int64
 }
 
 // ErrProblems is returned when any problem was found.

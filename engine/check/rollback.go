@@ -19,6 +19,12 @@ func (c *checker) checkHistory(ctx context.Context) {
 		return
 	}
 	for _, f := range rep.Findings {
+		c.mu.Lock()
+		c.res.History++
+		if f.Region == "" {
+			c.res.HistoryNoRegion++
+		}
+		c.mu.Unlock()
 		c.problem(Problem{Region: f.Region, Object: f.Object, Err: f.Err})
 	}
 	for _, u := range rep.Unverified {
