@@ -134,6 +134,11 @@ object could not be recovered (named; run it again).`,
 			} else {
 				a.printf("region %s as of %s: %d objects recovered, %d already were, %d failed (%d versions read)\n",
 					rc.Name, when, changed, len(res.Outcomes)-changed-res.Failed, res.Failed, plan.Versions)
+				if changed > 0 {
+					// Hosts that saw the later commits report the recovery
+					// as a rollback until they accept it.
+					a.printf("once every region is recovered: lifeboat check --read-data, then lifeboat history accept on each host whose check reports the recovery as a rollback\n")
+				}
 			}
 			if res.Failed > 0 {
 				return &silentError{code: ExitError}
