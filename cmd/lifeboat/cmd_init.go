@@ -61,7 +61,7 @@ the race to, an existing repository fails (exit 1) and leaves no key behind.`,
 				level = o.compression
 			}
 			if level == "" {
-				level = "default"
+				level = compress.LevelAuto.String()
 			}
 			lv, err := compress.ParseLevel(level)
 			if err != nil {
@@ -129,7 +129,7 @@ the race to, an existing repository fails (exit 1) and leaves no key behind.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&o.recipients, "recipient", nil, "wrap the key to this age or SSH `RECIPIENT` (repeatable)")
 	f.StringVar(&o.recipientFile, "recipient-file", "", "read recipients from `FILE`, one per line")
-	f.StringVar(&o.compression, "compression", "", "zstd level: fastest, default, better, best, or auto (default for small blobs, fastest for large ones) (default: default)")
+	f.StringVar(&o.compression, "compression", "", "zstd level: fastest, default, better, best, or auto (default for small blobs, fastest for large ones) (default: auto)")
 	f.StringVar(&o.packSize, "pack-size", "", "target pack size, e.g. 16MiB")
 	f.StringVar(&o.chunkAvg, "chunk-avg", "", "average chunk size, a power of two (default 1MiB; min = avg/2, max = avg*8)")
 	f.IntVar(&o.scryptLogN, "scrypt-log-n", 0, "scrypt work factor for a passphrase key, 10-22 (default 15)")

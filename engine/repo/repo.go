@@ -137,9 +137,10 @@ func Init(ctx context.Context, st storage.Storage, opts InitOptions) (*Repositor
 		return nil, fmt.Errorf("init: %w", err)
 	}
 	if opts.Compression == 0 {
-		// Measured on the benchmark tree: zstd "default" costs about the
-		// same CPU as "fastest" here and stores 1.8% less.
-		opts.Compression = compress.LevelDefault
+		// Measured on the 1 GiB benchmark tree: "auto" stores 0.35% more
+		// than "default" (still less than restic) for 13% less CPU in
+		// an initial backup; "fastest" stores 1.5% more.
+		opts.Compression = compress.LevelAuto
 	}
 	if opts.PackSize == 0 {
 		opts.PackSize = DefaultPackSize

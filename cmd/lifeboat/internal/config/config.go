@@ -34,6 +34,9 @@ const (
 	CompressionDefault = "default"
 	CompressionBetter  = "better"
 	CompressionBest    = "best"
+	// CompressionAuto, the default, is zstd "default" for blobs under
+	// 256 KiB and "fastest" for chunks of large files.
+	CompressionAuto = "auto"
 )
 
 // Log formats accepted by daemon.log_format.
@@ -104,7 +107,7 @@ type Repository struct {
 	// 1..len(Regions), defaulting to len(Regions).
 	WriteQuorum int `yaml:"write_quorum,omitempty"`
 	// Compression is one of the Compression* constants (default
-	// CompressionDefault); used when the repository is created.
+	// CompressionAuto); used when the repository is created.
 	Compression string `yaml:"compression,omitempty"`
 	// PackSize is the target pack file size (0 = the engine's default);
 	// used when the repository is created. MinPackSize..MaxPackSize.
@@ -580,7 +583,7 @@ func LocalRepo(path string) *Config {
 		Version: 1,
 		Repository: Repository{
 			WriteQuorum: 1,
-			Compression: CompressionDefault,
+			Compression: CompressionAuto,
 		},
 		Regions: []Region{{Name: "local", Type: TypeLocal, Priority: 1, Path: path}},
 		Daemon:  Daemon{LogFormat: LogText},

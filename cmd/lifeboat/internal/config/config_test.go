@@ -349,7 +349,7 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"write quorum", cfg.Repository.WriteQuorum, 2},
-		{"compression", cfg.Repository.Compression, CompressionDefault},
+		{"compression", cfg.Repository.Compression, CompressionAuto},
 		{"pack size", cfg.Repository.PackSize, Size(0)},
 		{"priority 0", cfg.Regions[0].Priority, 1},
 		{"priority 1", cfg.Regions[1].Priority, 2},
@@ -567,7 +567,7 @@ func TestLocalRepo(t *testing.T) {
 	if r.Name != "local" || r.Type != TypeLocal || r.Path != dir || r.Priority != 1 || r.S3 != nil {
 		t.Errorf("region %+v", r)
 	}
-	if cfg.Version != 1 || cfg.Repository.WriteQuorum != 1 || cfg.Repository.Compression != CompressionDefault {
+	if cfg.Version != 1 || cfg.Repository.WriteQuorum != 1 || cfg.Repository.Compression != CompressionAuto {
 		t.Errorf("config %+v", cfg)
 	}
 	if cfg.Region("local") == nil {

@@ -399,10 +399,10 @@ func (v *validator) repository() {
 	}
 	switch r.Compression {
 	case "":
-		r.Compression = CompressionDefault
-	case CompressionFastest, CompressionDefault, CompressionBetter, CompressionBest:
+		r.Compression = CompressionAuto
+	case CompressionFastest, CompressionDefault, CompressionBetter, CompressionBest, CompressionAuto:
 	default:
-		v.errorf("repository.compression", "unknown compression %q (want fastest, default, better or best)", r.Compression)
+		v.errorf("repository.compression", "unknown compression %q (want fastest, default, better, best or auto)", r.Compression)
 	}
 	if v.idx.has("repository.pack_size") && (r.PackSize < MinPackSize || r.PackSize > MaxPackSize) {
 		v.errorf("repository.pack_size", "%s is out of range %s..%s", r.PackSize, MinPackSize, MaxPackSize)
