@@ -13,6 +13,7 @@ import (
 	"lifeboat/engine/check"
 	"lifeboat/engine/enginetest"
 	"lifeboat/engine/repo"
+	"lifeboat/internal/cputime"
 	"lifeboat/storage"
 	"lifeboat/storage/local"
 	"lifeboat/storage/regions"
@@ -100,7 +101,7 @@ func BenchmarkCheckReadData(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			var read int64
-			cpu0 := cpuTime()
+			cpu0 := cputime.Used()
 			for range b.N {
 				r, err := repo.Open(context.Background(), st, id, repo.Options{})
 				if err != nil {
@@ -116,7 +117,7 @@ func BenchmarkCheckReadData(b *testing.B) {
 				read = res.BytesRead
 			}
 			b.SetBytes(read)
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := cputime.Used() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(read)*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"lifeboat/internal/cputime"
 	"testing"
 	"time"
 )
@@ -27,7 +28,7 @@ func benchChunker(b *testing.B, p Params, n int) {
 	c := New(nil, p, g)
 	r := bytes.NewReader(data)
 	b.SetBytes(int64(n))
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	for b.Loop() {
 		r.Reset(data)
 		c.Reset(r)
@@ -49,7 +50,7 @@ func benchChunker(b *testing.B, p Params, n int) {
 func reportMiBs(b *testing.B, n int, cpu0 time.Duration) {
 	mib := float64(n) * float64(b.N) / (1 << 20)
 	b.ReportMetric(mib/b.Elapsed().Seconds(), "MiB/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := cputime.Used() - cpu0; cpu > 0 {
 		b.ReportMetric(mib/cpu.Seconds(), "MiB/cpu-s")
 	}
 }
@@ -60,7 +61,7 @@ func BenchmarkCutHash(b *testing.B) {
 	data := randomData(b, 43, 1<<20)
 	g := NewGear(testSeed)
 	b.SetBytes(int64(len(data)))
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	for b.Loop() {
 		var h uint64
 		scan(data, &h, ^uint64(0), g)

@@ -1,6 +1,7 @@
 package compress
 
 import (
+	"lifeboat/internal/cputime"
 	"testing"
 	"time"
 )
@@ -12,7 +13,7 @@ const benchSize = 1 << 20
 func reportMiBs(b *testing.B, n int, cpu0 time.Duration) {
 	mib := float64(n) * float64(b.N) / (1 << 20)
 	b.ReportMetric(mib/b.Elapsed().Seconds(), "MiB/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := cputime.Used() - cpu0; cpu > 0 {
 		b.ReportMetric(mib/cpu.Seconds(), "MiB/cpu-s")
 	}
 }
@@ -34,7 +35,7 @@ func BenchmarkCompress(b *testing.B) {
 				var out []byte
 				var ok bool
 				b.SetBytes(int64(len(in.data)))
-				cpu0 := cpuTime()
+				cpu0 := cputime.Used()
 				for b.Loop() {
 					out, ok = Compress(dst[:0], in.data, l)
 				}
@@ -61,7 +62,7 @@ func BenchmarkDecompress(b *testing.B) {
 			}
 			dst := make([]byte, 0, benchSize+DecompressSlack)
 			b.SetBytes(int64(len(text)))
-			cpu0 := cpuTime()
+			cpu0 := cputime.Used()
 			for b.Loop() {
 				if _, err := Decompress(dst[:0], c, benchSize); err != nil {
 					b.Fatal(err)
@@ -84,7 +85,7 @@ func BenchmarkIncompressibleCheck(b *testing.B) {
 	} {
 		b.Run(in.name, func(b *testing.B) {
 			b.SetBytes(int64(len(in.data)))
-			cpu0 := cpuTime()
+			cpu0 := cputime.Used()
 			for b.Loop() {
 				worthCompressing(in.data)
 			}

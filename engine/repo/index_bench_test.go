@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"lifeboat/engine/format"
+	"lifeboat/internal/cputime"
 )
 
 // benchBlobsPerPack is the number of blobs per generated pack: a pack of
@@ -135,7 +136,7 @@ func BenchmarkIndexLookup(b *testing.B) {
 			}{{"hit", hits, true}, {"miss", misses, false}} {
 				b.Run("lookup-"+tc.name, func(b *testing.B) {
 					i := 0
-					cpu := cpuTime()
+					cpu := cputime.Used()
 					for b.Loop() {
 						if _, ok := x.Lookup(tc.ids[i%len(tc.ids)]); ok != tc.want {
 							b.Fatal("wrong answer")
@@ -146,7 +147,7 @@ func BenchmarkIndexLookup(b *testing.B) {
 				})
 				b.Run("has-"+tc.name, func(b *testing.B) {
 					i := 0
-					cpu := cpuTime()
+					cpu := cputime.Used()
 					for b.Loop() {
 						if x.Has(tc.ids[i%len(tc.ids)]) != tc.want {
 							b.Fatal("wrong answer")
@@ -174,7 +175,7 @@ func BenchmarkIndexLookup(b *testing.B) {
 // reportCPU reports the CPU time per operation of n operations since cpu
 // (where it is measured), as cpu-ns/unit.
 func reportCPU(b *testing.B, cpu time.Duration, n int, unit string) {
-	if now := cpuTime(); now > 0 && n > 0 {
+	if now := cputime.Used(); now > 0 && n > 0 {
 		b.ReportMetric(float64((now-cpu).Nanoseconds())/float64(n), "cpu-ns/"+unit)
 	}
 }
@@ -188,7 +189,7 @@ func BenchmarkIndexAdd(b *testing.B) {
 	g := newBenchIDs(5)
 	var p format.IndexPack
 	packs := 0
-	cpu := cpuTime()
+	cpu := cputime.Used()
 	for b.Loop() {
 		b.StopTimer()
 		benchPack(g, &p, perPack)

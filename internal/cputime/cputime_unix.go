@@ -1,15 +1,15 @@
 //go:build unix
 
-package compress
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime returns the CPU time (user+system) consumed by the process so far,
-// so benchmarks can report throughput per CPU second on a shared machine.
-func cpuTime() time.Duration {
+// Used returns the CPU time (user and system) the process has consumed so
+// far, or 0 when the system does not say.
+func Used() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
