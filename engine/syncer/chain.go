@@ -72,23 +72,6 @@ func (s *syncer) copyChain(ctx context.Context) error {
 		if good == nil {
 			return
 		}
-		for j, m := range s.members {
-			if lists[j] == nil || !m.isTarget() {
-				continue
-			}
-			if _, ok := lists[j][name]; ok {
-				continue
-			}
-			if err := s.set.Repair(ctx, m.name, name, good); err != nil {
-				if ctx.Err() == nil {
-					m.fail("write %s: %v", name, err)
-				}
-				continue
-			}
-			m.mu.Lock()
-			m.rep.Copied++
-			m.rep.Bytes += int64(len(good))
-			m.mu.Unlock()
-		}
+		s.copyWhereMissing(ctx, lists, name, good)
 	})
 }

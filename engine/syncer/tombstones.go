@@ -102,26 +102,32 @@ func (s *syncer) copyTombstones(ctx context.Context) error {
 		s.tomb.mu.Lock()
 		s.tomb.buried[obj] = true
 		s.tomb.mu.Unlock()
-		for j, m := range s.members {
-			if lists[j] == nil || !m.isTarget() {
-				continue
-			}
-			if _, ok := lists[j][name]; ok {
-				continue
-			}
-			if err := s.set.Repair(ctx, m.name, name, good); err != nil {
-				if ctx.Err() == nil {
-					m.fail("write %s: %v", name, err)
-				}
-				continue
-			}
-			m.mu.Lock()
-			m.rep.Copied++
-			m.rep.Bytes += int64(len(good))
-			m.mu.Unlock()
-		}
+		s.copyWhereMissing(ctx, lists, name, good)
 	})
 	return err
+}
+
+// copyWhereMissing writes data, verified by the caller, as name to every
+// target member whose listing (lists, from listAll) lacks it.
+func (s *syncer) copyWhereMissing(ctx context.Context, lists []map[string]storage.Info, name string, data []byte) {
+	for j, m := range s.members {
+		if lists[j] == nil || !m.isTarget() {
+			continue
+		}
+		if _, ok := lists[j][name]; ok {
+			continue
+		}
+		if err := s.set.Repair(ctx, m.name, name, data); err != nil {
+			if ctx.Err() == nil {
+				m.fail("write %s: %v", name, err)
+			}
+			continue
+		}
+		m.mu.Lock()
+		m.rep.Copied++
+		m.rep.Bytes += int64(len(data))
+		m.mu.Unlock()
+	}
 }
 
 // listAll lists prefix in every member taking part (nil for the others
