@@ -153,6 +153,11 @@ files_mode() {
   echo "tree: $data: $(cat "$data.txt")" | tee -a "$OUT/env.txt" >&2
   # ext4 blocks of 4 KiB per small file, for the tree and the repositories
   bytes=$(((COUNT * 3 * 4096) + 2 * $(du -sb "$data" | cut -f1) + 2 * 1073741824))
+  # mkfs.ext4 gives one inode per 16 KiB: enough for two copies of the
+  # tree's files and directories (the image is sparse; 1,000,000 files need
+  # 32 GiB of it, not of the disk)
+  inodes=$(((COUNT + COUNT / 50 + 65536) * 2 * 16384))
+  ((bytes >= inodes)) || bytes=$inodes
   for order in "${orders[@]}"; do
     local o=${order// /-} e d
     echo "== files, order: $order" >&2
